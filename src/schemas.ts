@@ -1,0 +1,132 @@
+/** Stored data formats. Types come from these schemas (see docs/storage.md). */
+import { z } from "zod";
+
+export const TASK_STATUSES = ["pending", "planning", "in_progress", "completed", "deleted"] as const;
+export const TaskStatus = z.enum(TASK_STATUSES);
+export type TaskStatus = z.infer<typeof TaskStatus>;
+
+export const THINKING_LEVELS = ["off", "minimal", "low", "medium", "high"] as const;
+export const ThinkingLevel = z.enum(THINKING_LEVELS);
+export type ThinkingLevel = z.infer<typeof ThinkingLevel>;
+
+export const PaneRefSchema = z.object({
+  kind: z.enum(["tmux", "zellij", "iterm2", "wezterm", "headless"]),
+  paneId: z.string(),
+  pid: z.number().optional(),
+  session: z.string().optional(),
+}).loose();
+
+export const MemberSchema = z.object({
+  name: z.string(),
+  agentId: z.string(),
+  role: z.enum(["lead", "teammate"]),
+  model: z.string().optional(),
+  thinking: ThinkingLevel.optional(),
+  cwd: z.string().optional(),
+  color: z.string().optional(),
+  prompt: z.string().optional(),
+  planModeRequired: z.boolean().optional(),
+  pane: PaneRefSchema.optional(),
+  joinedAt: z.number(),
+}).loose();
+export type Member = z.infer<typeof MemberSchema>;
+
+export const TeamConfigSchema = z.object({
+  name: z.string(),
+  description: z.string().optional(),
+  createdAt: z.number(),
+  leadName: z.string(),
+  defaultModel: z.string().optional(),
+  defaultThinking: ThinkingLevel.optional(),
+  agentCmd: z.array(z.string()).optional(),
+  hookTimeoutMs: z.number().optional(),
+  members: z.array(MemberSchema),
+}).loose();
+export type TeamConfig = z.infer<typeof TeamConfigSchema>;
+
+export const TaskSchema = z.object({
+  id: z.string(),
+  subject: z.string(),
+  description: z.string(),
+  status: TaskStatus,
+  owner: z.string().optional(),
+  plan: z.string().optional(),
+  planFeedback: z.string().optional(),
+  /** none → submitted → approved | rejected */
+  planStatus: z.enum(["none", "submitted", "approved", "rejected"]).optional(),
+  /** Output of a completion hook that vetoed completion. */
+  hookFeedback: z.string().optional(),
+  blocks: z.array(z.string()),
+  blockedBy: z.array(z.string()),
+  activeForm: z.string().optional(),
+  createdBy: z.string().optional(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  claimedAt: z.number().optional(),
+  completedAt: z.number().optional(),
+}).loose();
+export type Task = z.infer<typeof TaskSchema>;
+
+/** One row of tasks.json: what task_list shows without opening each task file. */
+export const TaskSummarySchema = z.object({
+  id: z.string(),
+  subject: z.string(),
+  status: TaskStatus,
+  owner: z.string().optional(),
+  blockedBy: z.array(z.string()),
+  blocks: z.array(z.string()),
+  createdAt: z.number(),
+}).loose();
+export type TaskSummary = z.infer<typeof TaskSummarySchema>;
+
+export const TaskIndexSchema = z.object({
+  nextId: z.number().int().positive(),
+  tasks: z.record(z.string(), TaskSummarySchema),
+}).loose();
+export type TaskIndex = z.infer<typeof TaskIndexSchema>;
+
+export const MessageSchema = z.object({
+  id: z.string(),
+  from: z.string(),
+  to: z.string(),
+  content: z.string(),
+  summary: z.string(),
+  timestamp: z.string(),
+  read: z.boolean(),
+  color: z.string().optional(),
+  kind: z.string().optional(),
+}).loose();
+export type Message = z.infer<typeof MessageSchema>;
+
+export const InboxSchema = z.object({ messages: z.array(MessageSchema) }).loose();
+export type Inbox = z.infer<typeof InboxSchema>;
+
+export const EventSchema = z.object({
+  seq: z.number().int(),
+  time: z.string(),
+  actor: z.string(),
+  kind: z.string(),
+  data: z.record(z.string(), z.unknown()),
+}).loose();
+export type TeamEvent = z.infer<typeof EventSchema>;
+
+export const RuntimeSchema = z.object({
+  agent: z.string(),
+  pid: z.number(),
+  host: z.string(),
+  pane: z.string().optional(),
+  state: z.enum(["starting", "idle", "busy", "stopped"]),
+  heartbeatAt: z.number(),
+  startedAt: z.number(),
+  currentTask: z.string().optional(),
+  shutdownRequested: z.boolean().optional(),
+}).loose();
+export type Runtime = z.infer<typeof RuntimeSchema>;
+
+/** Parses with a schema, turning zod issues into one readable line. */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const first = r.error.issues[0];
+  throw new Error(`${what}: ${first.path.join(".") || "(root)"}: ${first.message}`);
+}

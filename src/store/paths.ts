@@ -1,0 +1,63 @@
+/** Every path in the data directory is built here, from validated names only. */
+import os from "node:os";
+import path from "node:path";
+import { invalid } from "../errors.js";
+
+export const LEAD_NAME = "team-lead";
+export const MAX_NAME_LENGTH = 64;
+/** Names that would collide with our own files. */
+const RESERVED = new Set(["index", "archive", "runtime"]);
+
+/** The data directory: $CLANKER_TEAMS_DIR, else ~/.clanker. */
+export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const d = env.CLANKER_TEAMS_DIR;
+  return d && d.trim() ? path.resolve(d) : path.join(os.homedir(), ".clanker");
+}
+
+/**
+ * Validates a team or agent name. Printable text is allowed (quotes, `$`, `;`
+ * reach files and argv untouched); path separators, `..`, control characters
+ * and over-long names are refused with a message that says how to fix it.
+ */
+export function validateName(field: string, value: unknown): string {
+  if (typeof value !== "string") throw invalid(field, `must be a string, got ${value === undefined ? "nothing" : typeof value}`);
+  if (value.length === 0) throw invalid(field, "must not be empty; use letters, digits, '-' or '_' (e.g. \"backend-dev\")");
+  if ([...value].length > MAX_NAME_LENGTH) throw invalid(field, `is ${[...value].length} characters; use at most ${MAX_NAME_LENGTH}`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(value)) throw invalid(field, "contains a control character (newline, tab, NUL…); use a plain one-line name");
+  if (/[\\/]/.test(value)) throw invalid(field, `must not contain '/' or '\\' (got ${JSON.stringify(value)}); use '-' instead`);
+  if (value === "." || value === ".." || value.startsWith(".")) throw invalid(field, `must not start with '.' (got ${JSON.stringify(value)})`);
+  if (value !== value.trim()) throw invalid(field, "must not start or end with a space");
+  if (RESERVED.has(value.toLowerCase())) throw invalid(field, `"${value}" is reserved; choose another name`);
+  return value;
+}
+
+/** Task ids are decimal strings ("1", "42"). */
+export function validateTaskId(field: string, value: unknown): string {
+  const s = typeof value === "number" ? String(value) : value;
+  if (typeof s !== "string" || !/^[1-9][0-9]{0,9}$/.test(s.trim())) {
+    throw invalid(field, `must be a task id such as "3" (got ${JSON.stringify(value)}); task_list shows the ids`);
+  }
+  return s.trim();
+}
+
+/** Path builder bound to one data directory. */
+export class Paths {
+  constructor(readonly root: string) {}
+  teamDir(team: string) { return path.join(this.root, "teams", validateName("team_name", team)); }
+  teamConfig(team: string) { return path.join(this.teamDir(team), "config.json"); }
+  runtimeDir(team: string) { return path.join(this.teamDir(team), "runtime"); }
+  runtimeFile(team: string, agent: string) { return path.join(this.runtimeDir(team), `${validateName("agent_name", agent)}.json`); }
+  events(team: string) { return path.join(this.teamDir(team), "events.jsonl"); }
+  tasksDir(team: string) { return path.join(this.root, "tasks", validateName("team_name", team)); }
+  taskIndex(team: string) { return path.join(this.tasksDir(team), "tasks.json"); }
+  taskFile(team: string, id: string) { return path.join(this.tasksDir(team), `task_${validateTaskId("task_id", id)}.json`); }
+  messagesDir(team: string) { return path.join(this.root, "messages", validateName("team_name", team)); }
+  inbox(team: string, agent: string) { return path.join(this.messagesDir(team), `${validateName("agent_name", agent)}.json`); }
+  /** Unread messages not yet merged into the inbox file (append-only; see docs/storage.md). */
+  spool(team: string, agent: string) { return path.join(this.messagesDir(team), `${validateName("agent_name", agent)}.spool.jsonl`); }
+  messageIndex(team: string) { return path.join(this.messagesDir(team), "index.json"); }
+  archiveDir(team: string) { return path.join(this.messagesDir(team), "archive"); }
+  archive(team: string, agent: string) { return path.join(this.archiveDir(team), `${validateName("agent_name", agent)}.jsonl`); }
+  teamsRoot() { return path.join(this.root, "teams"); }
+}

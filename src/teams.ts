@@ -1,0 +1,132 @@
+/** Teams and their members: config.json under the team's lock. */
+import fs from "node:fs";
+import { nanoid } from "nanoid";
+import type { Ctx } from "./context.js";
+import { TeamsError, invalid } from "./errors.js";
+import { appendEvent } from "./events.js";
+import { TeamConfigSchema, parseWith, type Member, type TeamConfig } from "./schemas.js";
+import { readJson, removeTree, writeJson } from "./store/json-file.js";
+import { withLock } from "./store/lock.js";
+import { LEAD_NAME, validateName } from "./store/paths.js";
+
+function checkConfig(v: unknown): TeamConfig {
+  return parseWith(TeamConfigSchema, v, "team config");
+}
+
+/** Reads a team's config, or fails with NOT_FOUND naming the existing teams. */
+export function readTeam(ctx: Ctx, team: string): TeamConfig {
+  validateName("team_name", team);
+  const cfg = readJson(ctx.paths.teamConfig(team), checkConfig);
+  if (!cfg) {
+    const teams = listTeams(ctx);
+    throw new TeamsError("NOT_FOUND", `team "${team}" does not exist; ${teams.length ? `teams: ${teams.join(", ")}` : "there are no teams yet"}. Create it with team_create.`, { team });
+  }
+  return cfg;
+}
+
+/** Names of all teams in the data directory. */
+export function listTeams(ctx: Ctx): string[] {
+  try {
+    return fs.readdirSync(ctx.paths.teamsRoot()).filter((n) => fs.existsSync(ctx.paths.teamConfig(n))).sort();
+  } catch {
+    return [];
+  }
+}
+
+export interface CreateTeamInput { team_name: string; description?: string; default_model?: string }
+
+/** Creates a team with the caller as its lead. */
+export async function createTeam(ctx: Ctx, input: CreateTeamInput): Promise<TeamConfig> {
+  const team = validateName("team_name", input.team_name);
+  const file = ctx.paths.teamConfig(team);
+  const cfg = await withLock(file, () => {
+    if (readJson(file, checkConfig)) throw new TeamsError("CONFLICT", `team "${team}" already exists; pick another team_name or team_delete it first.`, { team });
+    const now = ctx.now();
+    const cfg: TeamConfig = {
+      name: team,
+      description: input.description,
+      createdAt: now,
+      leadName: LEAD_NAME,
+      defaultModel: input.default_model,
+      members: [{ name: LEAD_NAME, agentId: nanoid(12), role: "lead", cwd: ctx.cwd, joinedAt: now }],
+    };
+    writeJson(file, cfg);
+    return cfg;
+  });
+  await appendEvent(ctx, team, "team.created", { description: input.description, defaultModel: input.default_model });
+  return cfg;
+}
+
+/** Applies `fn` to the config under the team lock and saves the result. */
+export async function updateTeam<T>(ctx: Ctx, team: string, fn: (cfg: TeamConfig) => T): Promise<T> {
+  const file = ctx.paths.teamConfig(team);
+  return withLock(file, () => {
+    const cfg = readTeam(ctx, team);
+    const result = fn(cfg);
+    writeJson(file, cfg);
+    return result;
+  });
+}
+
+/** Deletes a team's config, tasks, inboxes and log. Stopping teammates is the caller's job (teammates.ts). */
+export async function deleteTeam(ctx: Ctx, team: string): Promise<void> {
+  readTeam(ctx, team);
+  await withLock(ctx.paths.teamConfig(team), () => {
+    removeTree(ctx.paths.tasksDir(team));
+    removeTree(ctx.paths.messagesDir(team));
+    removeTree(ctx.paths.teamDir(team));
+  });
+}
+
+/** Finds a member by exact name. */
+export function findMember(cfg: TeamConfig, name: string): Member | undefined {
+  return cfg.members.find((m) => m.name === name);
+}
+
+/** Member names; the lead is always included. */
+export function memberNames(cfg: TeamConfig): string[] {
+  const names = cfg.members.map((m) => m.name);
+  if (!names.includes(LEAD_NAME)) names.unshift(LEAD_NAME);
+  return names;
+}
+
+/** Fails unless `name` is a member (team-lead always is), listing the members. */
+export function requireMember(cfg: TeamConfig, field: string, name: string): string {
+  validateName(field, name);
+  if (name === LEAD_NAME || findMember(cfg, name)) return name;
+  throw new TeamsError("NOT_FOUND", `${field}: "${name}" is not a member of team "${cfg.name}"; members: ${memberNames(cfg).join(", ")}.`, { field, members: memberNames(cfg) });
+}
+
+/** True when the caller is the team's lead. */
+export function isLead(cfg: TeamConfig, actor: string): boolean {
+  return actor === LEAD_NAME || actor === cfg.leadName;
+}
+
+/** Adds (or replaces) a member; names are unique case-insensitively so they stay distinct on any file system. */
+export async function addMember(ctx: Ctx, team: string, member: Partial<Member> & { name: string; role: Member["role"] }, opts: { replace?: boolean } = {}): Promise<Member> {
+  const name = validateName("name", member.name);
+  const m = await updateTeam(ctx, team, (cfg) => {
+    const clash = cfg.members.find((x) => x.name.toLowerCase() === name.toLowerCase());
+    if (clash && !(opts.replace && clash.name === name)) {
+      throw invalid("name", `"${name}" is already taken by member "${clash.name}" (names are case-insensitive); choose another name`);
+    }
+    if (clash && clash.role === "lead") throw invalid("name", `"${name}" is the lead; choose another name`);
+    const full: Member = { ...member, name, agentId: member.agentId ?? nanoid(12), joinedAt: member.joinedAt ?? ctx.now() };
+    cfg.members = cfg.members.filter((x) => x.name !== name).concat(full);
+    return full;
+  });
+  await appendEvent(ctx, team, "member.added", { name: m.name, role: m.role, model: m.model });
+  return m;
+}
+
+/** Removes a member (the lead cannot be removed). Returns whether it existed. */
+export async function removeMember(ctx: Ctx, team: string, name: string, reason?: string): Promise<boolean> {
+  if (name === LEAD_NAME) throw invalid("agent_name", "the lead cannot be removed; use team_delete to end the team");
+  const existed = await updateTeam(ctx, team, (cfg) => {
+    const before = cfg.members.length;
+    cfg.members = cfg.members.filter((m) => m.name !== name);
+    return cfg.members.length !== before;
+  });
+  if (existed) await appendEvent(ctx, team, "member.removed", { name, reason });
+  return existed;
+}

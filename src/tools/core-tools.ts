@@ -1,0 +1,210 @@
+/** Team, task and message tools. */
+import { z } from "zod";
+import type { Ctx } from "../context.js";
+import { createTeam, readTeam } from "../teams.js";
+import { createTask, getTask, listTasks, updateTask, submitPlan, evaluatePlan, claimTask, releaseTask, type UpdateResult } from "../tasks.js";
+import { sendMessage, broadcastMessage, readInbox, unreadCount } from "../messages.js";
+import { recoverAbandoned } from "../presence.js";
+import { defineTool } from "./define.js";
+import { TASK_STATUSES } from "../schemas.js";
+import type { Message, Task, TaskSummary } from "../schemas.js";
+
+const team_name = z.string().describe("Team name");
+const task_id = z.coerce.string().describe("Task id, e.g. \"3\"");
+const idList = z.array(z.coerce.string());
+
+export function fmtTask(t: Task): string {
+  const lines = [`#${t.id} [${t.status}] ${t.subject}${t.owner ? ` (owner: ${t.owner})` : ""}`];
+  if (t.blockedBy.length) lines.push(`blocked by: ${t.blockedBy.map((b) => "#" + b).join(", ")}`);
+  if (t.blocks.length) lines.push(`blocks: ${t.blocks.map((b) => "#" + b).join(", ")}`);
+  if (t.activeForm) lines.push(`now: ${t.activeForm}`);
+  if (t.description) lines.push("", t.description);
+  if (t.plan) lines.push("", `plan (${t.planStatus ?? "submitted"}):`, t.plan);
+  if (t.planFeedback) lines.push("", "plan feedback:", t.planFeedback);
+  if (t.hookFeedback) lines.push("", t.hookFeedback);
+  return lines.join("\n");
+}
+
+function fmtSummary(t: TaskSummary): string {
+  return `#${t.id} [${t.status}] ${t.subject}${t.owner ? ` — ${t.owner}` : ""}${t.blockedBy.length ? ` (blocked by ${t.blockedBy.map((b) => "#" + b).join(", ")})` : ""}`;
+}
+
+export function fmtMessage(m: Message): string {
+  return `From ${m.from} at ${m.timestamp} — ${m.summary}\n${m.content}`;
+}
+
+async function sweep(ctx: Ctx, team: string): Promise<string> {
+  const rec = await recoverAbandoned(ctx, team).catch(() => []);
+  return rec.map((r) => `Recovered ${r.tasks.map((t) => "#" + t.id).join(", ")}: ${r.reason}.`).join("\n");
+}
+
+function updateText(r: UpdateResult): string {
+  const parts = [r.changed.length ? `Task #${r.task.id} updated (${r.changed.join(", ")}).` : `Task #${r.task.id} unchanged.`];
+  if (r.hook) {
+    const h = r.hook;
+    const head = { ok: "completion hook passed", veto: "completion hook VETOED completion (exit 2): task is back in_progress", failed: `completion hook failed (exit ${h.exitCode}); the task stays completed`, timeout: "completion hook timed out and was killed", not_executable: "completion hook is not executable and did not run", missing: "", error: "completion hook could not run" }[h.outcome];
+    parts.push(`${head}${h.outputTail ? `:\n${h.outputTail}` : "."}`);
+  }
+  if (r.unblocked.length) parts.push(`Unblocked: ${r.unblocked.map((u) => `#${u.id} "${u.subject}"${u.owner ? ` (${u.owner} notified)` : ""}`).join(", ")}.`);
+  parts.push(`Status: ${r.task.status}${r.task.owner ? `, owner: ${r.task.owner}` : ""}.`);
+  return parts.join("\n");
+}
+
+export const coreTools = [
+  defineTool({
+    name: "team_create", label: "Create team", roles: ["lead"],
+    description: "Create a team; you become its lead (team-lead).",
+    params: z.object({ team_name, description: z.string().optional(), default_model: z.string().optional().describe("Model for teammates unless spawn_teammate names one") }),
+    example: { team_name: "checkout-rewrite", description: "Rewrite the checkout flow" },
+    async run(ctx, a) {
+      const cfg = await createTeam(ctx, a);
+      return { text: `Team "${cfg.name}" created; you are team-lead.`, details: { team: cfg } };
+    },
+  }),
+  defineTool({
+    name: "team_delete", label: "Delete team", roles: ["lead"],
+    description: "Stop the team's teammates and delete its config, tasks and messages.",
+    params: z.object({ team_name }),
+    example: { team_name: "checkout-rewrite" },
+    async run(ctx, a) {
+      const { stopTeamAndDelete } = await import("../teammates.js");
+      const stopped = await stopTeamAndDelete(ctx, a.team_name);
+      return { text: `Team "${a.team_name}" deleted${stopped.length ? `; stopped ${stopped.join(", ")}` : ""}.`, details: { team: a.team_name, stopped } };
+    },
+  }),
+  defineTool({
+    name: "read_config", label: "Read team config", roles: ["lead", "teammate"],
+    description: "Show the team's config and members.",
+    params: z.object({ team_name }),
+    example: { team_name: "checkout-rewrite" },
+    async run(ctx, a) {
+      const cfg = readTeam(ctx, a.team_name);
+      const members = cfg.members.map((m) => `${m.name} (${m.role}${m.model ? `, ${m.model}` : ""})`).join(", ");
+      return { text: `Team ${cfg.name}${cfg.description ? `: ${cfg.description}` : ""}\nMembers: ${members}`, details: { config: cfg } };
+    },
+  }),
+  defineTool({
+    name: "task_create", label: "Create task", roles: ["lead", "teammate"],
+    description: "Create a task. Setting owner assigns it and messages that member.",
+    params: z.object({
+      team_name, subject: z.string().describe("One-line title"), description: z.string().describe("What to do and how to know it is done"),
+      status: z.enum(["pending", "planning", "in_progress"]).optional(), owner: z.string().optional(),
+      blocked_by: idList.optional().describe("Ids of tasks that must complete first"),
+    }),
+    example: { team_name: "checkout-rewrite", subject: "Add cart API tests", description: "Cover POST /cart and DELETE /cart/:id", blocked_by: ["1"] },
+    async run(ctx, a) {
+      const t = await createTask(ctx, a.team_name, a);
+      return { text: `Task #${t.id} created${t.owner ? `, assigned to ${t.owner}` : ""}${t.blockedBy.length ? `, blocked by ${t.blockedBy.map((b) => "#" + b).join(", ")}` : ""}.`, details: { task: t } };
+    },
+  }),
+  defineTool({
+    name: "task_list", label: "List tasks", roles: ["lead", "teammate"],
+    description: "List tasks (deleted ones hidden unless status is \"deleted\"). Filter by status or owner.",
+    params: z.object({ team_name, status: z.enum(TASK_STATUSES).optional(), owner: z.string().optional() }),
+    example: { team_name: "checkout-rewrite", status: "pending" },
+    async run(ctx, a) {
+      const note = await sweep(ctx, a.team_name);
+      const tasks = listTasks(ctx, a.team_name, a);
+      const body = tasks.length ? tasks.map(fmtSummary).join("\n") : "No tasks match.";
+      return { text: note ? `${note}\n${body}` : body, details: { tasks } };
+    },
+  }),
+  defineTool({
+    name: "task_get", label: "Get task", roles: ["lead", "teammate"],
+    description: "Show one task in full.",
+    params: z.object({ team_name, task_id }),
+    example: { team_name: "checkout-rewrite", task_id: "3" },
+    async run(ctx, a) {
+      const t = getTask(ctx, a.team_name, a.task_id);
+      return { text: fmtTask(t), details: { task: t } };
+    },
+  }),
+  defineTool({
+    name: "task_update", label: "Update task", roles: ["lead", "teammate"],
+    description: "Change only the given fields. Completing runs the repo's completion hook; an unfinished blocker prevents start/complete. owner \"\" unassigns.",
+    params: z.object({
+      team_name, task_id,
+      status: z.enum(TASK_STATUSES).optional(), owner: z.string().optional(), subject: z.string().optional(),
+      description: z.string().optional(), active_form: z.string().optional().describe("What you are doing now, e.g. \"Running tests\""),
+      add_blocked_by: idList.optional(), remove_blocked_by: idList.optional(),
+    }),
+    example: { team_name: "checkout-rewrite", task_id: "3", status: "completed" },
+    async run(ctx, a) {
+      const r = await updateTask(ctx, a.team_name, a.task_id, a);
+      return { text: updateText(r), details: { task: r.task, changed: r.changed, unblocked: r.unblocked, hook: r.hook, vetoed: !!r.vetoed } };
+    },
+  }),
+  defineTool({
+    name: "task_claim", label: "Claim task", roles: ["lead", "teammate"],
+    description: "Claim a task for yourself (in_progress): the given one, or the oldest pending, unowned, unblocked one.",
+    params: z.object({ team_name, task_id: task_id.optional() }),
+    example: { team_name: "checkout-rewrite" },
+    async run(ctx, a) {
+      const note = await sweep(ctx, a.team_name);
+      const r = await claimTask(ctx, a.team_name, a.task_id);
+      const text = r.task ? `Claimed:\n${fmtTask(r.task)}` : `Nothing to claim: ${r.reason}.`;
+      return { text: note ? `${note}\n${text}` : text, details: { task: r.task ?? null, reason: r.reason } };
+    },
+  }),
+  defineTool({
+    name: "task_release", label: "Release task", roles: ["lead", "teammate"],
+    description: "Give a claimed task back (pending, unowned).",
+    params: z.object({ team_name, task_id, reason: z.string().optional() }),
+    example: { team_name: "checkout-rewrite", task_id: "3", reason: "needs DB access I do not have" },
+    async run(ctx, a) {
+      const t = await releaseTask(ctx, a.team_name, a.task_id, a.reason);
+      return { text: `Task #${t.id} released; it is pending again.`, details: { task: t } };
+    },
+  }),
+  defineTool({
+    name: "send_message", label: "Send message", roles: ["lead", "teammate"],
+    description: "Message one team member (team-lead is always valid).",
+    params: z.object({ team_name, recipient: z.string(), content: z.string(), summary: z.string().describe("5-10 word preview"), color: z.string().optional() }),
+    example: { team_name: "checkout-rewrite", recipient: "backend-dev", content: "Please also cover refunds.", summary: "Add refund tests" },
+    async run(ctx, a) {
+      const m = await sendMessage(ctx, a.team_name, a);
+      return { text: `Sent to ${m.to}.`, details: { message: m } };
+    },
+  }),
+  defineTool({
+    name: "broadcast_message", label: "Broadcast", roles: ["lead", "teammate"],
+    description: "Message every team member except you.",
+    params: z.object({ team_name, content: z.string(), summary: z.string(), color: z.string().optional() }),
+    example: { team_name: "checkout-rewrite", content: "Freeze: no pushes to main until 15:00.", summary: "Merge freeze" },
+    async run(ctx, a) {
+      const sent = await broadcastMessage(ctx, a.team_name, a);
+      return { text: sent.length ? `Sent to ${sent.map((m) => m.to).join(", ")}.` : "No other members to send to.", details: { messages: sent } };
+    },
+  }),
+  defineTool({
+    name: "read_inbox", label: "Read inbox", roles: ["lead", "teammate"],
+    description: "Read your inbox (unread only by default; marks them read). The lead may inspect another member's inbox without marking it.",
+    params: z.object({ team_name, agent_name: z.string().optional(), unread_only: z.boolean().optional().describe("Default true") }),
+    example: { team_name: "checkout-rewrite" },
+    async run(ctx, a) {
+      const r = await readInbox(ctx, a.team_name, a);
+      const head = r.messages.length ? `${r.messages.length} message(s) for ${r.agent}:` : `No ${a.unread_only === false ? "" : "unread "}messages for ${r.agent}.`;
+      return { text: [head, ...r.messages.map(fmtMessage)].join("\n\n"), details: { agent: r.agent, messages: r.messages, markedRead: r.markedRead, unread: r.markedRead ? 0 : unreadCount(ctx, a.team_name, r.agent) } };
+    },
+  }),
+  defineTool({
+    name: "task_submit_plan", label: "Submit plan", roles: ["lead", "teammate"],
+    description: "Submit your plan for a task (status planning); the lead approves or rejects it.",
+    params: z.object({ team_name, task_id, plan: z.string() }),
+    example: { team_name: "checkout-rewrite", task_id: "3", plan: "1. Add fixtures\n2. Test POST /cart\n3. Test DELETE /cart/:id" },
+    async run(ctx, a) {
+      const t = await submitPlan(ctx, a.team_name, a.task_id, a.plan);
+      return { text: `Plan for task #${t.id} submitted; wait for the lead's decision in your inbox.`, details: { task: t } };
+    },
+  }),
+  defineTool({
+    name: "task_evaluate_plan", label: "Evaluate plan", roles: ["lead"],
+    description: "Approve or reject a submitted plan (reject needs feedback).",
+    params: z.object({ team_name, task_id, action: z.enum(["approve", "reject"]), feedback: z.string().optional() }),
+    example: { team_name: "checkout-rewrite", task_id: "3", action: "approve" },
+    async run(ctx, a) {
+      const { task, note } = await evaluatePlan(ctx, a.team_name, a.task_id, a.action, a.feedback);
+      return { text: `Plan for task #${task.id} ${a.action === "approve" ? "approved" : "rejected"}${note ? ` (${note})` : ""}; status ${task.status}.`, details: { task } };
+    },
+  }),
+];
