@@ -12,7 +12,7 @@ import type { Ctx } from "./context.js";
 import { TeamsError, invalid } from "./errors.js";
 import { appendEvent } from "./events.js";
 import { InboxSchema, parseWith, type Inbox, type Message } from "./schemas.js";
-import { appendText, parseJsonl, readJson, readText, writeJson } from "./store/json-file.js";
+import { appendText, parseJsonl, readJson, readText, writeJson, writeFileAtomic as writeFileAtomicText } from "./store/json-file.js";
 import { withLock } from "./store/lock.js";
 import { LEAD_NAME, validateName } from "./store/paths.js";
 import { isLead, memberNames, readTeam, requireMember } from "./teams.js";
@@ -224,4 +224,41 @@ export function readHistory(ctx: Ctx, team: string, agent: string, opts: { befor
   const limit = Math.max(1, opts.limit ?? 100);
   const start = Math.max(0, before - limit);
   return { messages: all.slice(start, before), nextBefore: start > 0 ? start : undefined, total: all.length };
+}
+
+/**
+ * Marks exactly these messages read (after a host delivered them into the
+ * conversation). Messages that arrived since are left unread, so delivery is
+ * at-least-once across crashes and exactly-once while the process lives.
+ */
+export async function markRead(ctx: Ctx, team: string, agent: string, ids: string[]): Promise<number> {
+  if (!ids.length) return 0;
+  const want = new Set(ids);
+  const inboxFile = ctx.paths.inbox(team, agent);
+  const spoolFile = ctx.paths.spool(team, agent);
+  const n = await withLock(inboxFile, () => {
+    const inbox = readJson(inboxFile, checkInbox) ?? { messages: [] };
+    const known = new Set(inbox.messages.map((m) => m.id));
+    const spool = dedupe(readSpool(ctx, team, agent)).filter((m) => !known.has(m.id));
+    const moved = spool.filter((m) => want.has(m.id));
+    const rest = spool.filter((m) => !want.has(m.id));
+    let marked = 0;
+    for (const m of inbox.messages) if (want.has(m.id) && !m.read) { m.read = true; marked++; }
+    for (const m of moved) { m.read = true; marked++; }
+    inbox.messages.push(...moved);
+    if (inbox.messages.length > ARCHIVE_AT) {
+      const cut = inbox.messages.length - KEEP_READ;
+      appendText(ctx.paths.archive(team, agent), inbox.messages.slice(0, cut).map((m) => JSON.stringify(m)).join("\n") + "\n", { sync: true });
+      inbox.messages = inbox.messages.slice(cut);
+    }
+    if (marked) writeJson(inboxFile, inbox);
+    // Rewrite the spool with what is still unread (atomic replace; senders wait on the same lock).
+    if (moved.length) {
+      if (rest.length) writeFileAtomicText(spoolFile, rest.map((m) => JSON.stringify(m)).join("\n") + "\n");
+      else try { fs.unlinkSync(spoolFile); } catch { /* gone */ }
+    }
+    return marked;
+  });
+  if (n) await appendEvent(ctx, team, "message.read", { agent, count: n, ids: ids.slice(0, 50) });
+  return n;
 }
