@@ -2,8 +2,8 @@
 export { makeCtx, asActor, type Ctx, type CtxOptions, type HookResult, type HookRunner } from "./context.js";
 export { TeamsError, isTeamsError, type ErrorCode } from "./errors.js";
 export { createTeam, readTeam, listTeams, deleteTeam, addMember, removeMember, findMember, memberNames } from "./teams.js";
-export { createTask, listTasks, getTask, updateTask, submitPlan, evaluatePlan, claimTask, releaseTask, releaseTasksOf, rebuildIndex } from "./tasks.js";
-export { sendMessage, broadcastMessage, readInbox, readHistory, unreadCount, unreadPeek, systemMessage, SYSTEM_SENDER } from "./messages.js";
+export { createTask, listTasks, getTask, updateTask, submitPlan, evaluatePlan, claimTask, releaseTask, releaseTasksOf, rebuildIndex, type CreateTaskInput, type UpdateTaskInput, type UpdateResult, type ListFilter } from "./tasks.js";
+export { sendMessage, broadcastMessage, readInbox, readHistory, unreadCount, unreadPeek, markRead, systemMessage, SYSTEM_SENDER, type SendInput, type ReadInboxInput, type ReadInboxResult } from "./messages.js";
 export { appendEvent, readEvents } from "./events.js";
 export { readPresence, writePresence, liveness, recoverAbandoned, pidAlive, HEARTBEAT_DEAD_MS } from "./presence.js";
 export { runCompletionHook, HOOK_RELATIVE_PATH } from "./hooks.js";
