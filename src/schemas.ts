@@ -14,6 +14,8 @@ export const PaneRefSchema = z.object({
   paneId: z.string(),
   pid: z.number().optional(),
   session: z.string().optional(),
+  socket: z.string().optional(),
+  title: z.string().optional(),
 }).loose();
 
 export const MemberSchema = z.object({

@@ -1,9 +1,283 @@
-/** Teammate lifecycle (spawn, check, stop). Filled in by the terminals work. */
+/**
+ * Teammate lifecycle: spawn a full agent process in a pane next to the lead,
+ * check it (pane + process + heartbeat), stop it in order or by force. A
+ * spawn that fails leaves no member and no pane.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Ctx } from "./context.js";
-import { deleteTeam } from "./teams.js";
+import { TeamsError, invalid } from "./errors.js";
+import { appendEvent } from "./events.js";
+import { sendMessage, unreadCount } from "./messages.js";
+import { hostName, liveness, pidAlive, readPresence, removePresence, type Liveness } from "./presence.js";
+import { ThinkingLevel, type Member, type TeamConfig } from "./schemas.js";
+import { LEAD_NAME, validateName } from "./store/paths.js";
+import { listTasks, releaseTasksOf } from "./tasks.js";
+import { addMember, deleteTeam, findMember, isLead, memberNames, readTeam, removeMember, updateTeam } from "./teams.js";
+import { adapterFor, detect, terminate, type PaneRef, type TerminalAdapter } from "./terminals/index.js";
+
+/** How long an orderly shutdown may take before the teammate is killed. */
+export const SHUTDOWN_GRACE_MS = 20_000;
+
+/** Lets tests and the demo choose the terminal; default: detect from the environment. */
+export interface TeammateDeps {
+  adapter?: (ctx: Ctx, team: string) => TerminalAdapter;
+  adapterForPane?: (ctx: Ctx, pane: PaneRef) => TerminalAdapter;
+}
+
+const defaultDeps: Required<TeammateDeps> = {
+  adapter: (ctx, team) => detect({ env: ctx.env, team }),
+  adapterForPane: (ctx, pane) => adapterFor(pane, { env: ctx.env }),
+};
+
+function requireLead(ctx: Ctx, cfg: TeamConfig, what: string): void {
+  if (!isLead(cfg, ctx.actor)) throw new TeamsError("FORBIDDEN", `only ${LEAD_NAME} can ${what}; you are ${ctx.actor}. Ask the lead with send_message.`);
+}
+
+function requireTeammate(cfg: TeamConfig, name: string): Member {
+  validateName("agent_name", name);
+  const m = findMember(cfg, name);
+  if (!m) throw new TeamsError("NOT_FOUND", `agent_name: "${name}" is not a member of team "${cfg.name}"; members: ${memberNames(cfg).join(", ")}.`);
+  if (m.role === "lead") throw invalid("agent_name", `"${name}" is the lead; name a teammate`);
+  return m;
+}
+
+/** The path of this package's pi/clanker extension (dist build). */
+export function extensionPath(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const js = path.join(here, "hosts", "pi-extension.js");
+  return fs.existsSync(js) ? js : path.join(here, "hosts", "pi-extension.ts");
+}
+
+function onPath(cmd: string, env: NodeJS.ProcessEnv): boolean {
+  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    try { fs.accessSync(path.join(dir, cmd), fs.constants.X_OK); return true; } catch { /* next */ }
+  }
+  return false;
+}
+
+/** Parses CLANKER_TEAMS_AGENT_CMD: a JSON array of argv, or words separated by spaces. */
+export function parseAgentCmd(value: string): string[] {
+  const v = value.trim();
+  if (v.startsWith("[")) {
+    let arr: unknown;
+    try { arr = JSON.parse(v); } catch { throw invalid("CLANKER_TEAMS_AGENT_CMD", "looks like a JSON array but does not parse; use e.g. [\"node\",\"/path/to/cli.js\"]"); }
+    if (!Array.isArray(arr) || !arr.length || !arr.every((x) => typeof x === "string" && x)) throw invalid("CLANKER_TEAMS_AGENT_CMD", "must be a non-empty JSON array of strings");
+    return arr as string[];
+  }
+  const words = v.split(/\s+/).filter(Boolean);
+  if (!words.length) throw invalid("CLANKER_TEAMS_AGENT_CMD", "is empty; unset it or name a command such as \"pi\"");
+  return words;
+}
+
+/** The agent command: team config, else CLANKER_TEAMS_AGENT_CMD, else `clanker` if on PATH, else `pi`. */
+export function agentCommand(ctx: Ctx, cfg: TeamConfig): string[] {
+  if (cfg.agentCmd?.length) return cfg.agentCmd;
+  if (ctx.env.CLANKER_TEAMS_AGENT_CMD?.trim()) return parseAgentCmd(ctx.env.CLANKER_TEAMS_AGENT_CMD);
+  return [onPath("clanker", ctx.env) ? "clanker" : "pi"];
+}
+
+/** Environment passed to a teammate: identity, data dir, and the CLANKER_/PI_ settings of the lead. */
+export function teammateEnv(ctx: Ctx, team: string, name: string, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(ctx.env)) {
+    if (v !== undefined && /^(CLANKER_|PI_)/.test(k) && !/^CLANKER_(AGENT_NAME|TEAM_NAME|PLAN_MODE_REQUIRED|AGENT_MODEL)$/.test(k)) env[k] = v;
+  }
+  return { ...env, CLANKER_TEAM_NAME: team, CLANKER_AGENT_NAME: name, CLANKER_TEAMS_DIR: ctx.paths.root, ...extra };
+}
+
+/** The first message a teammate gets. Framed so it never starts with '-' or '@' (pi would read those as an option or a file). */
+export function initialPrompt(team: string, name: string, prompt: string): string {
+  return `You are ${name}, a teammate in team "${team}". Your lead (${LEAD_NAME}) gives you this assignment:\n\n${prompt}`;
+}
+
+export interface SpawnInput {
+  name: string; prompt: string; cwd: string; model?: string; thinking?: string; plan_mode_required?: boolean;
+}
+
+export interface SpawnResult { member: Member; pane: PaneRef; argv: string[]; attach: string; replaced: boolean }
+
+function cleanText(field: string, v: string | undefined, max: number): string | undefined {
+  if (v === undefined || v === "") return undefined;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(v)) throw invalid(field, "contains a control character; use a plain one-line value");
+  if (v.length > max) throw invalid(field, `is longer than ${max} characters`);
+  return v;
+}
+
+/** Starts a teammate in a new pane. */
+export async function spawnTeammate(ctx: Ctx, team: string, input: SpawnInput, deps: TeammateDeps = {}): Promise<SpawnResult> {
+  const d = { ...defaultDeps, ...deps };
+  const cfg = readTeam(ctx, team);
+  requireLead(ctx, cfg, "spawn teammates");
+  const name = validateName("name", input.name);
+  if (name === LEAD_NAME) throw invalid("name", `"${LEAD_NAME}" is the lead's name; choose another`);
+  if (typeof input.prompt !== "string" || !input.prompt.trim()) throw invalid("prompt", "must say what the teammate should do");
+  if (input.prompt.includes("\u0000")) throw invalid("prompt", "contains a NUL character; remove it");
+  if (Buffer.byteLength(input.prompt) > 64 * 1024) throw invalid("prompt", "is over 64 KiB; put the details in a task description or a file");
+  if (typeof input.cwd !== "string" || !input.cwd.trim()) throw invalid("cwd", "must be a directory, e.g. the repo root");
+  if (input.cwd.includes("\u0000")) throw invalid("cwd", "contains a NUL character");
+  const cwd = path.resolve(ctx.cwd, input.cwd);
+  if (!fs.existsSync(cwd) || !fs.statSync(cwd).isDirectory()) throw invalid("cwd", `${JSON.stringify(cwd)} is not an existing directory`);
+  const model = cleanText("model", input.model, 200) ?? cfg.defaultModel;
+  const thinkingRaw = input.thinking ?? (ctx.env.CLANKER_DEFAULT_THINKING_LEVEL?.trim() || undefined) ?? cfg.defaultThinking;
+  let thinking: ThinkingLevel | undefined;
+  if (thinkingRaw !== undefined) {
+    const r = ThinkingLevel.safeParse(thinkingRaw);
+    if (!r.success) throw invalid(input.thinking !== undefined ? "thinking" : "CLANKER_DEFAULT_THINKING_LEVEL", `must be one of ${ThinkingLevel.options.join(", ")} (got ${JSON.stringify(thinkingRaw)})`);
+    thinking = r.data;
+  }
+  const planMode = input.plan_mode_required === true;
+
+  // A live teammate of that name is an error; a dead one is replaced.
+  const existing = cfg.members.find((m) => m.name.toLowerCase() === name.toLowerCase());
+  let replaced = false;
+  if (existing) {
+    if (existing.role === "lead") throw invalid("name", `"${name}" is the lead`);
+    if (existing.name !== name) throw invalid("name", `"${name}" clashes with member "${existing.name}" (names are case-insensitive)`);
+    const st = await teammateStatus(ctx, team, existing, d);
+    if (st.running) throw new TeamsError("CONFLICT", `name: teammate "${name}" is already running (${st.state}); pick another name, or stop it first (process_shutdown_approved / force_kill_teammate).`);
+    if (existing.pane) await d.adapterForPane(ctx, existing.pane).kill(existing.pane).catch(() => undefined);
+    removePresence(ctx, team, name);
+    replaced = true;
+  }
+
+  const argv = [...agentCommand(ctx, cfg)];
+  if (model) argv.push("--model", model);
+  if (thinking) argv.push("--thinking", thinking);
+  argv.push("-e", extensionPath(), initialPrompt(team, name, input.prompt));
+  const env = teammateEnv(ctx, team, name, { ...(planMode ? { CLANKER_PLAN_MODE_REQUIRED: "1" } : {}), ...(model ? { CLANKER_AGENT_MODEL: model } : {}) });
+
+  const member = await addMember(ctx, team, { name, role: "teammate", model, thinking, cwd, prompt: input.prompt, planModeRequired: planMode }, { replace: true });
+  let pane: PaneRef;
+  let adapter: TerminalAdapter;
+  try {
+    adapter = d.adapter(ctx, team);
+    pane = await adapter.spawn({ argv, cwd, env, title: name });
+  } catch (e) {
+    await removeMember(ctx, team, name, "spawn failed").catch(() => undefined);
+    throw new TeamsError("IO", `could not open a pane for ${name}: ${(e as Error).message}`, { cause: String(e) });
+  }
+  try {
+    await updateTeam(ctx, team, (c) => { const m = findMember(c, name); if (m) m.pane = pane as Member["pane"]; });
+  } catch (e) {
+    await adapter.kill(pane).catch(() => undefined);
+    await removeMember(ctx, team, name, "spawn failed").catch(() => undefined);
+    throw e;
+  }
+  await appendEvent(ctx, team, "teammate.spawned", { name, pane: pane.paneId, kind: pane.kind, pid: pane.pid, model, thinking, planModeRequired: planMode, cwd, replaced });
+  return { member: { ...member, pane: pane as Member["pane"] }, pane, argv, attach: adapter.attachHint(pane), replaced };
+}
+
+export interface TeammateStatus {
+  name: string; running: boolean; state: Liveness["state"]; paneAlive: boolean | null; processAlive: boolean | null;
+  detail: string; unread: number; currentTask: string | null; pane: PaneRef | null;
+}
+
+async function teammateStatus(ctx: Ctx, team: string, m: Member, d: Required<TeammateDeps>): Promise<TeammateStatus> {
+  let paneAlive: boolean | null = null;
+  if (m.pane) {
+    try { paneAlive = await d.adapterForPane(ctx, m.pane).isAlive(m.pane); } catch { paneAlive = null; }
+  }
+  const rt = readPresence(ctx, team, m.name);
+  const l = liveness(rt, ctx.now());
+  const processAlive = rt && rt.host === hostName() ? pidAlive(rt.pid) && rt.state !== "stopped" : null;
+  let state = l.state;
+  let running = l.alive;
+  let detail = l.reason;
+  if (!rt) {
+    state = paneAlive ? "starting" : "dead";
+    running = paneAlive === true;
+    detail = paneAlive ? "pane is open; the agent has not reported in yet" : "no pane and no presence";
+  } else if (paneAlive === false && running) {
+    state = "dead"; running = false; detail = "its pane is gone";
+  }
+  const current = listTasks(ctx, team).find((t) => t.owner === m.name && (t.status === "in_progress" || t.status === "planning"));
+  return { name: m.name, running, state, paneAlive, processAlive, detail, unread: unreadCount(ctx, team, m.name), currentTask: current?.id ?? rt?.currentTask ?? null, pane: m.pane ?? null };
+}
+
+/** Whether a teammate runs, its state, unread count and current task. */
+export async function checkTeammate(ctx: Ctx, team: string, name: string, deps: TeammateDeps = {}): Promise<TeammateStatus> {
+  const cfg = readTeam(ctx, team);
+  return teammateStatus(ctx, team, requireTeammate(cfg, name), { ...defaultDeps, ...deps });
+}
+
+/** Kills pane and process; returns what was done. */
+async function killTeammate(ctx: Ctx, team: string, m: Member, d: Required<TeammateDeps>): Promise<string[]> {
+  const done: string[] = [];
+  const rt = readPresence(ctx, team, m.name);
+  if (rt && rt.host === hostName() && rt.pid !== process.pid && pidAlive(rt.pid)) {
+    if (await terminate(rt.pid, { graceMs: 1500 })) done.push(`process ${rt.pid} ended`);
+  }
+  if (m.pane) {
+    try {
+      const a = d.adapterForPane(ctx, m.pane);
+      if (await a.isAlive(m.pane)) { await a.kill(m.pane); done.push(`pane ${m.pane.paneId} closed`); }
+    } catch (e) {
+      done.push(`pane ${m.pane.paneId}: ${(e as Error).message}`);
+    }
+  }
+  return done;
+}
+
+async function retire(ctx: Ctx, team: string, name: string, reason: string): Promise<string[]> {
+  const released = await releaseTasksOf(ctx, team, name, reason);
+  await removeMember(ctx, team, name, reason);
+  removePresence(ctx, team, name);
+  return released.map((t) => t.id);
+}
+
+/** Kills a teammate now: pane and process end, the member is removed, its unfinished tasks go back to pending. */
+export async function forceKillTeammate(ctx: Ctx, team: string, name: string, deps: TeammateDeps = {}): Promise<{ actions: string[]; releasedTasks: string[] }> {
+  const d = { ...defaultDeps, ...deps };
+  const cfg = readTeam(ctx, team);
+  requireLead(ctx, cfg, "kill teammates");
+  const m = requireTeammate(cfg, name);
+  const actions = await killTeammate(ctx, team, m, d);
+  const releasedTasks = await retire(ctx, team, name, `${name} was force-killed by ${ctx.actor}`);
+  await appendEvent(ctx, team, "teammate.killed", { name, actions, releasedTasks });
+  return { actions, releasedTasks };
+}
+
+/** Orderly stop: ask the teammate to finish its turn and exit; kill it after the grace period; then remove it. */
+export async function shutdownTeammate(ctx: Ctx, team: string, name: string, deps: TeammateDeps & { graceMs?: number } = {}): Promise<{ exited: boolean; killed: boolean; actions: string[]; releasedTasks: string[]; waitedMs: number }> {
+  const d = { ...defaultDeps, ...deps };
+  const cfg = readTeam(ctx, team);
+  requireLead(ctx, cfg, "approve a shutdown");
+  const m = requireTeammate(cfg, name);
+  const grace = deps.graceMs ?? (Number(ctx.env.CLANKER_SHUTDOWN_GRACE_MS) || SHUTDOWN_GRACE_MS);
+  const started = Date.now();
+  await sendMessage(ctx, team, { recipient: name, summary: "Shutdown approved", content: `${ctx.actor} approved your shutdown: finish your current turn and exit.`, kind: "shutdown_request" });
+  await appendEvent(ctx, team, "teammate.shutdown_requested", { name, graceMs: grace });
+  let exited = false;
+  while (Date.now() - started < grace) {
+    const st = await teammateStatus(ctx, team, m, d);
+    const rt = readPresence(ctx, team, name);
+    if (!st.running || rt?.state === "stopped") { exited = true; break; }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const actions = await killTeammate(ctx, team, m, d);
+  const killed = !exited && actions.some((a) => a.startsWith("process") || a.startsWith("pane"));
+  const releasedTasks = await retire(ctx, team, name, exited ? `${name} shut down` : `${name} did not exit within ${Math.round(grace / 1000)} s and was killed`);
+  await appendEvent(ctx, team, "teammate.stopped", { name, exited, killed, releasedTasks });
+  return { exited, killed, actions, releasedTasks, waitedMs: Date.now() - started };
+}
 
 /** Stops the team's running teammates, then deletes the team's data. Returns who was stopped. */
-export async function stopTeamAndDelete(ctx: Ctx, team: string): Promise<string[]> {
+export async function stopTeamAndDelete(ctx: Ctx, team: string, deps: TeammateDeps = {}): Promise<string[]> {
+  const d = { ...defaultDeps, ...deps };
+  const cfg = readTeam(ctx, team);
+  requireLead(ctx, cfg, "delete the team");
+  const stopped: string[] = [];
+  const headless = new Map<string, PaneRef>();
+  for (const m of cfg.members.filter((x) => x.role !== "lead")) {
+    const actions = await killTeammate(ctx, team, m, d);
+    if (actions.length) stopped.push(m.name);
+    if (m.pane?.kind === "headless") headless.set(m.pane.session ?? "", m.pane);
+  }
+  for (const pane of headless.values()) await d.adapterForPane(ctx, pane).destroy?.().catch(() => undefined);
   await deleteTeam(ctx, team);
-  return [];
+  return stopped;
 }

@@ -1,4 +1,56 @@
 /** Teammate lifecycle tools (spawn, check, stop). */
-import type { ToolDef } from "./define.js";
+import { z } from "zod";
+import { THINKING_LEVELS } from "../schemas.js";
+import { checkTeammate, forceKillTeammate, shutdownTeammate, spawnTeammate } from "../teammates.js";
+import { defineTool } from "./define.js";
 
-export const teammateTools: ToolDef[] = [];
+const team_name = z.string().describe("Team name");
+const agent_name = z.string().describe("Teammate name");
+
+export const teammateTools = [
+  defineTool({
+    name: "spawn_teammate", label: "Spawn teammate", roles: ["lead"],
+    description: "Start a teammate agent in a pane next to yours. prompt is its first message.",
+    params: z.object({
+      team_name, name: z.string().describe("Unique name, e.g. \"backend-dev\""), prompt: z.string(), cwd: z.string().describe("Working directory"),
+      model: z.string().optional(), thinking: z.enum(THINKING_LEVELS).optional(),
+      plan_mode_required: z.boolean().optional().describe("Must get a plan approved before edit/write/bash"),
+    }),
+    example: { team_name: "checkout-rewrite", name: "backend-dev", prompt: "Claim and do the API tasks; report to team-lead.", cwd: "." },
+    async run(ctx, a) {
+      const r = await spawnTeammate(ctx, a.team_name, a);
+      const where = `${r.pane.kind} pane ${r.pane.paneId}${r.pane.pid ? ` (pid ${r.pane.pid})` : ""}`;
+      return { text: `${r.replaced ? "Replaced dead teammate; s" : "S"}pawned ${a.name} in ${where}. ${r.attach}`, details: { member: r.member, pane: r.pane, argv: r.argv, attach: r.attach, replaced: r.replaced } };
+    },
+  }),
+  defineTool({
+    name: "check_teammate", label: "Check teammate", roles: ["lead", "teammate"],
+    description: "Is a teammate running? Its state (starting/idle/busy/stalled/dead), unread count, current task.",
+    params: z.object({ team_name, agent_name }),
+    example: { team_name: "checkout-rewrite", agent_name: "backend-dev" },
+    async run(ctx, a) {
+      const s = await checkTeammate(ctx, a.team_name, a.agent_name);
+      return { text: `${s.name}: ${s.running ? "running" : "not running"}, ${s.state} (${s.detail}); ${s.unread} unread${s.currentTask ? `; task #${s.currentTask}` : ""}.`, details: { ...s } };
+    },
+  }),
+  defineTool({
+    name: "force_kill_teammate", label: "Kill teammate", roles: ["lead"],
+    description: "Kill a teammate's pane and process now, remove it, and put its unfinished tasks back to pending.",
+    params: z.object({ team_name, agent_name }),
+    example: { team_name: "checkout-rewrite", agent_name: "backend-dev" },
+    async run(ctx, a) {
+      const r = await forceKillTeammate(ctx, a.team_name, a.agent_name);
+      return { text: `${a.agent_name} killed${r.actions.length ? ` (${r.actions.join("; ")})` : ""} and removed.${r.releasedTasks.length ? ` Tasks back to pending: ${r.releasedTasks.map((t) => "#" + t).join(", ")}.` : ""}`, details: r };
+    },
+  }),
+  defineTool({
+    name: "process_shutdown_approved", label: "Shut down teammate", roles: ["lead"],
+    description: "Stop a teammate in order: it finishes its turn and exits (killed after a grace period), then is removed.",
+    params: z.object({ team_name, agent_name }),
+    example: { team_name: "checkout-rewrite", agent_name: "backend-dev" },
+    async run(ctx, a) {
+      const r = await shutdownTeammate(ctx, a.team_name, a.agent_name);
+      return { text: `${a.agent_name} ${r.exited ? "exited" : r.killed ? "did not exit in time and was killed" : "is gone"} after ${(r.waitedMs / 1000).toFixed(1)} s and was removed.${r.releasedTasks.length ? ` Tasks back to pending: ${r.releasedTasks.map((t) => "#" + t).join(", ")}.` : ""}`, details: r };
+    },
+  }),
+];
