@@ -1,0 +1,121 @@
+/** Shared test fixtures: a fresh data dir per test, a team with members, CLI and worker runners, data-dir snapshots. */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa, type Options } from "execa";
+import { makeCtx, type Ctx, type CtxOptions } from "../../src/context.js";
+import { addMember, createTeam } from "../../src/teams.js";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const CLI = path.join(ROOT, "bin", "clanker-teams.js");
+export const PROCS = path.join(ROOT, "test", "procs");
+
+const made: string[] = [];
+
+/** A fresh temp directory (removed by cleanupTemp). */
+export function tempDir(prefix = "clanker-test-"): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+
+/** Removes every temp dir made so far (call in afterAll/afterEach). */
+export function cleanupTemp(): void {
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}
+
+export interface World {
+  dir: string;
+  /** A context acting as `actor` (default team-lead), sharing the data dir and clock. */
+  as(actor?: string, extra?: Partial<CtxOptions>): Ctx;
+  /** The env a child process needs to use this data dir. */
+  env: NodeJS.ProcessEnv;
+  /** Injected clock: set/advance it. */
+  clock: { now: number; advance(ms: number): void };
+}
+
+/** A fresh data dir with an injectable clock. No hooks run unless a test passes runHook. */
+export function world(): World {
+  const dir = tempDir("clanker-data-");
+  const clock = { now: Date.UTC(2026, 0, 1, 12, 0, 0), advance(ms: number) { this.now += ms; } };
+  const env = { ...process.env, CLANKER_TEAMS_DIR: dir, CLANKER_AGENT_NAME: "" };
+  return {
+    dir,
+    env,
+    clock,
+    as: (actor = "team-lead", extra = {}) => makeCtx({ dataDir: dir, actor, env, cwd: dir, now: () => clock.now, runHook: async () => ({ ran: false, outcome: "missing" }), ...extra }),
+  };
+}
+
+/** Creates `team` (lead: team-lead) with the given teammates. */
+export async function teamWith(w: World, team: string, members: string[] = []): Promise<void> {
+  const lead = w.as();
+  await createTeam(lead, { team_name: team, description: "test team" });
+  for (const m of members) await addMember(lead, team, { name: m, role: "teammate" });
+}
+
+/** Runs the built CLI (node bin/clanker-teams.js) with the given data dir; never rejects. */
+export function cli(args: string[], opts: { dir: string; env?: NodeJS.ProcessEnv; input?: string } & Options = { dir: "" }) {
+  const { dir, env, ...rest } = opts;
+  return execa(process.execPath, [CLI, ...args], {
+    reject: false,
+    env: { ...process.env, CLANKER_TEAMS_DIR: dir, CLANKER_AGENT_NAME: "", NO_COLOR: "1", ...env },
+    ...rest,
+  });
+}
+
+/** Every file under `dir` (relative path → contents as base64), lock dirs ignored. */
+export function snapshot(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) { if (!e.name.endsWith(".lock")) walk(p); }
+      else out.set(path.relative(dir, p), fs.readFileSync(p).toString("base64"));
+    }
+  };
+  if (fs.existsSync(dir)) walk(dir);
+  return out;
+}
+
+/** Every file and directory under `dir`, with stat info. */
+export function walk(dir: string): { path: string; dir: boolean; mode: number }[] {
+  const out: { path: string; dir: boolean; mode: number }[] = [];
+  const rec = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      const st = fs.statSync(p);
+      out.push({ path: p, dir: e.isDirectory(), mode: st.mode & 0o777 });
+      if (e.isDirectory()) rec(p);
+    }
+  };
+  rec(dir);
+  return out;
+}
+
+/** Reads a JSON file. */
+export function readJsonFile<T = any>(file: string): T {
+  return JSON.parse(fs.readFileSync(file, "utf8")) as T;
+}
+
+/** Reads a JSON-lines file (complete lines only). */
+export function readJsonl<T = any>(file: string): T[] {
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
+}
+
+/** Waits until `pred` is true (polling), or throws after `ms`. */
+export async function until(pred: () => boolean | Promise<boolean>, ms = 10_000, step = 25): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await pred()) return;
+    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, step));
+  }
+}
+
+/** Is `pid` a live process? */
+export function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === "EPERM"; }
+}

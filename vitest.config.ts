@@ -1,0 +1,15 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    // Builds dist/ once: real-process tests and the CLI run the compiled code.
+    globalSetup: ["test/global-setup.ts"],
+    // Points CLANKER_TEAMS_DIR at a throwaway dir in every worker, so no test can touch ~/.clanker.
+    setupFiles: ["test/helpers/safe-env.ts"],
+    // Real processes, signals and process.chdir-free code: forks isolate best.
+    pool: "forks",
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
