@@ -5,6 +5,8 @@ import { invalid } from "../errors.js";
 
 export const LEAD_NAME = "team-lead";
 export const MAX_NAME_LENGTH = 64;
+/** UTF-8 bytes: the longest file built from a name (name + ".json.corrupt-<time>-xxxx") must stay under NAME_MAX (255). */
+export const MAX_NAME_BYTES = 192;
 /** Names that would collide with our own files. */
 const RESERVED = new Set(["index", "archive", "runtime"]);
 
@@ -23,6 +25,7 @@ export function validateName(field: string, value: unknown): string {
   if (typeof value !== "string") throw invalid(field, `must be a string, got ${value === undefined ? "nothing" : typeof value}`);
   if (value.length === 0) throw invalid(field, "must not be empty; use letters, digits, '-' or '_' (e.g. \"backend-dev\")");
   if ([...value].length > MAX_NAME_LENGTH) throw invalid(field, `is ${[...value].length} characters; use at most ${MAX_NAME_LENGTH}`);
+  if (Buffer.byteLength(value) > MAX_NAME_BYTES) throw invalid(field, `is ${Buffer.byteLength(value)} bytes in UTF-8; use at most ${MAX_NAME_BYTES} (fewer emoji or non-Latin characters)`);
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(value)) throw invalid(field, "contains a control character (newline, tab, NUL…); use a plain one-line name");
   if (/[\\/]/.test(value)) throw invalid(field, `must not contain '/' or '\\' (got ${JSON.stringify(value)}); use '-' instead`);
