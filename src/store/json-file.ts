@@ -19,6 +19,23 @@ export function ensureDir(dir: string): void {
   knownDirs.add(dir);
 }
 
+/**
+ * Opens a file whose directory ensureDir() created. If another process removed
+ * that directory since (team deleted and re-created), the cache is stale:
+ * forget it, re-create the directory and retry once.
+ */
+export function openInDir(file: string, flags: string): number {
+  try {
+    return fs.openSync(file, flags, FILE_MODE);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    const dir = path.dirname(file);
+    forgetDirs(dir);
+    ensureDir(dir);
+    return fs.openSync(file, flags, FILE_MODE);
+  }
+}
+
 /** Forget cached directories (after a team is deleted). */
 export function forgetDirs(prefix: string): void {
   for (const d of knownDirs) if (d === prefix || d.startsWith(prefix + path.sep)) knownDirs.delete(d);
@@ -36,7 +53,7 @@ export function writeFileAtomic(file: string, data: string, opts: { fsync?: bool
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   let fd: number | undefined;
   try {
-    fd = fs.openSync(tmp, "wx", FILE_MODE);
+    fd = openInDir(tmp, "wx");
     fs.writeSync(fd, data);
     if (opts.fsync !== false) fs.fsyncSync(fd);
     fs.closeSync(fd);
@@ -102,7 +119,7 @@ export function appendText(file: string, text: string, opts: { sync?: boolean } 
   ensureDir(path.dirname(file));
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, "a", FILE_MODE);
+    fd = openInDir(file, "a");
     const buf = Buffer.from(text, "utf8");
     let off = 0;
     while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);

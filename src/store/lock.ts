@@ -9,7 +9,7 @@
 import lockfile from "proper-lockfile";
 import path from "node:path";
 import { TeamsError } from "../errors.js";
-import { ensureDir } from "./json-file.js";
+import { ensureDir, forgetDirs, ioError } from "./json-file.js";
 
 export const STALE_MS = 5000;
 const UPDATE_MS = 1000;
@@ -40,6 +40,7 @@ async function lockedSection<T>(file: string, fn: () => T | Promise<T>): Promise
   const started = Date.now();
   let unlock: (() => Promise<void>) | undefined;
   let attempt = 0;
+  let recreated = false;
   while (!unlock) {
     try {
       unlock = await lockfile.lock(file, {
@@ -53,7 +54,15 @@ async function lockedSection<T>(file: string, fn: () => T | Promise<T>): Promise
         },
       });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ELOCKED") throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" && !recreated) {
+        // Our cached directory was removed by another process (team deleted and re-created): make it again.
+        forgetDirs(path.dirname(file));
+        ensureDir(path.dirname(file));
+        recreated = true;
+        continue;
+      }
+      if (code !== "ELOCKED") throw ioError(`cannot lock ${file}`, e);
       if (Date.now() - started > WAIT_MS) {
         throw new TeamsError("LOCKED", `${file} stayed locked for ${Math.round(WAIT_MS / 1000)} s; another process is holding it. Retry; if it persists, check for a hung clanker-teams process (a dead holder's lock is released after ${STALE_MS / 1000} s).`, { file });
       }
