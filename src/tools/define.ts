@@ -36,7 +36,8 @@ export function parseArgs<S extends z.ZodObject>(tool: ToolDef<S>, raw: unknown)
   if (typeof input !== "object" || Array.isArray(input)) {
     throw new TeamsError("INVALID_INPUT", `${tool.name}: arguments must be a JSON object such as ${JSON.stringify(tool.example)}`);
   }
-  const r = tool.params.safeParse(input);
+  // reportInput: zod 4 leaves issue.input out unless asked, and the messages below need it.
+  const r = tool.params.safeParse(input, { reportInput: true });
   if (r.success) return r.data;
   const msgs = r.error.issues.slice(0, 3).map((i) => {
     const field = i.path.join(".") || "(arguments)";
