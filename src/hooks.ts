@@ -25,7 +25,7 @@ export const runCompletionHook: HookRunner = async ({ team, task, agent, cwd, ti
   const t = task as { id?: string; subject?: string };
   const started = Date.now();
   // Own process group, so a timeout kills the hook's children (test runners) too.
-  const child = execa(file, [json], {
+  const child = execa(file, [argvJson(task, json)], {
     cwd,
     input: json,
     env: { ...env, CLANKER_TEAM: team, CLANKER_TASK_ID: String(t.id ?? ""), CLANKER_TASK_SUBJECT: String(t.subject ?? ""), CLANKER_AGENT: agent },
@@ -54,6 +54,17 @@ export const runCompletionHook: HookRunner = async ({ team, task, agent, cwd, ti
     clearTimeout(timer);
   }
 };
+
+/** Linux refuses a single argv string over 128 KiB (E2BIG); stay well below. */
+const ARGV_MAX_BYTES = 96 * 1024;
+
+/** The task JSON for $1: the full JSON, or (when too big for argv) one with long texts cut; stdin always has it all. */
+function argvJson(task: unknown, json: string): string {
+  if (Buffer.byteLength(json) <= ARGV_MAX_BYTES) return json;
+  const short: Record<string, unknown> = { ...(task as Record<string, unknown>), truncated: "long fields cut to fit argv; the full task JSON is on stdin" };
+  for (const [k, v] of Object.entries(short)) if (typeof v === "string" && v.length > 2000) short[k] = v.slice(0, 2000) + "…";
+  return JSON.stringify(short);
+}
 
 function tail(s: string): string {
   return s.length <= OUTPUT_TAIL_CHARS ? s : "…" + s.slice(-OUTPUT_TAIL_CHARS);

@@ -84,6 +84,8 @@ export type TaskSummary = z.infer<typeof TaskSummarySchema>;
 export const TaskIndexSchema = z.object({
   nextId: z.number().int().positive(),
   tasks: z.record(z.string(), TaskSummarySchema),
+  /** Ids whose task files the last transaction was writing: re-read from the files on load (crash repair). */
+  pending: z.array(z.string()).optional(),
 }).loose();
 export type TaskIndex = z.infer<typeof TaskIndexSchema>;
 

@@ -76,14 +76,28 @@ class Tx {
 
   allocateId(): string {
     // Never reuse an id, even if the index was lost or lags behind the files.
-    while (fs.existsSync(this.ctx.paths.taskFile(this.team, String(this.index.nextId)))) this.index.nextId++;
+    for (;;) {
+      const id = String(this.index.nextId);
+      const file = this.ctx.paths.taskFile(this.team, id);
+      if (!fs.existsSync(file)) break;
+      if (!this.has(id)) {
+        // A task file the index never heard of: show it rather than hide it.
+        try { const t = readJson(file, checkTask); if (t) { this.index.tasks[id] = summary(t); this.indexChanged = true; } } catch { /* moved aside */ }
+      }
+      this.index.nextId++;
+    }
     return String(this.index.nextId++);
   }
 
   commit(): void {
+    if (!this.dirty.size && !this.indexChanged) return;
+    // Index first, naming the task files about to be written: if this process
+    // dies before they are all on disk, the next reader re-derives exactly
+    // those rows from the files (the source of truth), so the index never
+    // hides a task or shows a stale status. It is rebuildable, so no fsync.
+    this.index.pending = [...this.dirty];
+    writeJson(this.ctx.paths.taskIndex(this.team), this.index, { fsync: false });
     for (const id of this.dirty) writeJson(this.ctx.paths.taskFile(this.team, id), this.loaded.get(id));
-    // The index is derived from the task files (rebuildable), so no fsync.
-    if (this.dirty.size || this.indexChanged) writeJson(this.ctx.paths.taskIndex(this.team), this.index, { fsync: false });
   }
   indexChanged = false;
 
@@ -93,12 +107,28 @@ class Tx {
   }
 }
 
+/** Re-reads the rows an interrupted commit may have left out of step with their task files. */
+function healPending(ctx: Ctx, team: string, index: TaskIndex): boolean {
+  if (!index.pending?.length) return false;
+  let changed = false;
+  for (const id of index.pending) {
+    let t: Task | undefined;
+    try { t = readJson(ctx.paths.taskFile(team, id), checkTask); } catch { t = undefined; /* corrupt: moved aside */ }
+    const before = JSON.stringify(index.tasks[id]);
+    if (t) index.tasks[id] = summary(t);
+    else delete index.tasks[id]; // never written: its id stays burnt (nextId is past it)
+    if (JSON.stringify(index.tasks[id]) !== before) changed = true;
+  }
+  if (changed) index.pending = [];
+  return changed;
+}
+
 /** Loads the index, rebuilding it from the task files when missing or corrupt. */
 function loadIndex(ctx: Ctx, team: string): { index: TaskIndex; rebuilt: boolean } {
   const file = ctx.paths.taskIndex(team);
   try {
     const idx = readJson(file, checkIndex);
-    if (idx) return { index: idx, rebuilt: false };
+    if (idx) return { index: idx, rebuilt: healPending(ctx, team, idx) };
   } catch (e) {
     if (!(e instanceof TeamsError && e.code === "CORRUPT")) throw e;
   }
@@ -218,6 +248,7 @@ export function listTasks(ctx: Ctx, team: string, filter: ListFilter = {}): Task
   let index: TaskIndex;
   try {
     index = readJson(ctx.paths.taskIndex(team), checkIndex) ?? rebuildIndex(ctx, team);
+    healPending(ctx, team, index);
   } catch (e) {
     if (!(e instanceof TeamsError && e.code === "CORRUPT")) throw e;
     index = rebuildIndex(ctx, team);
@@ -321,7 +352,8 @@ async function afterCompleted(ctx: Ctx, team: string, cfgTimeout: number | undef
   if (ctx.runHook) {
     const envTimeout = Number(ctx.env.CLANKER_HOOK_TIMEOUT_MS);
     const timeoutMs = envTimeout > 0 ? envTimeout : cfgTimeout ?? 5 * 60_000;
-    const hook = await ctx.runHook({ team, task, agent: ctx.actor, cwd: ctx.cwd, timeoutMs, env: ctx.env });
+    // The hook (and any clanker-teams CLI it calls) must see this context's data dir, whatever the env says.
+    const hook = await ctx.runHook({ team, task, agent: ctx.actor, cwd: ctx.cwd, timeoutMs, env: { ...ctx.env, CLANKER_TEAMS_DIR: ctx.paths.root } });
     if (hook.outcome !== "missing") {
       result.hook = hook;
       await appendEvent(ctx, team, "hook.ran", { taskId: task.id, outcome: hook.outcome, exitCode: hook.exitCode, durationMs: hook.durationMs });
