@@ -1,0 +1,135 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import os from "node:os";
+import { HEARTBEAT_DEAD_MS, liveness, pidAlive, readPresence, recoverAbandoned, writePresence, removePresence } from "../src/presence.js";
+import { claimTask, createTask, getTask, listTasks, updateTask } from "../src/tasks.js";
+import { readInbox } from "../src/messages.js";
+import { readEvents } from "../src/events.js";
+import { callTool } from "../src/tools/table.js";
+import { cleanupTemp, teamWith, world, type World } from "./helpers/fixtures.js";
+
+afterAll(cleanupTemp);
+
+/** A pid that certainly does not exist any more. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+  return Number(r.stdout);
+}
+
+async function claimed(w: World, owner: string, n = 1): Promise<void> {
+  for (let i = 0; i < n; i++) await createTask(w.as(), "t", { subject: `T${i}`, description: "" });
+  for (let i = 0; i < n; i++) await claimTask(w.as(owner), "t");
+}
+
+describe("liveness", () => {
+  const now = 1_000_000;
+  const rt = (p: Partial<Parameters<typeof liveness>[0] & object> = {}) => ({ agent: "a", pid: process.pid, host: os.hostname(), state: "busy" as const, heartbeatAt: now, startedAt: now, ...p });
+  it("fresh heartbeat and live pid: alive", () => expect(liveness(rt(), now)).toMatchObject({ alive: true, state: "busy" }));
+  it("heartbeat older than 30 s: dead, even with a live pid elsewhere", () => {
+    expect(liveness(rt({ host: "other-host", heartbeatAt: now - HEARTBEAT_DEAD_MS - 1 }), now)).toMatchObject({ alive: false, state: "dead" });
+    expect(liveness(rt({ host: "other-host", heartbeatAt: now - HEARTBEAT_DEAD_MS + 1000 }), now).alive).toBe(true);
+  });
+  it("dead pid on this host: dead at once, whatever the heartbeat", () => {
+    expect(liveness(rt({ pid: deadPid() }), now)).toMatchObject({ alive: false, state: "dead" });
+  });
+  it("a pid on another host is not checked here", () => expect(liveness(rt({ pid: deadPid(), host: "elsewhere" }), now).alive).toBe(true));
+  it("stopped and missing", () => {
+    expect(liveness(rt({ state: "stopped" }), now).alive).toBe(false);
+    expect(liveness(undefined, now)).toMatchObject({ alive: false, state: "unknown" });
+  });
+  it("pidAlive", () => {
+    expect(pidAlive(process.pid)).toBe(true);
+    expect(pidAlive(deadPid())).toBe(false);
+    expect(pidAlive(0)).toBe(false);
+    expect(pidAlive(-1)).toBe(false);
+  });
+});
+
+describe("presence files", () => {
+  it("writePresence merges patches; removePresence deletes", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    await writePresence(w.as("dev"), "t", "dev", { state: "idle", pane: "%1" });
+    w.clock.advance(1000);
+    await writePresence(w.as("dev"), "t", "dev", { heartbeatAt: w.clock.now, state: "busy" });
+    expect(readPresence(w.as(), "t", "dev")).toMatchObject({ agent: "dev", pid: process.pid, pane: "%1", state: "busy", heartbeatAt: w.clock.now });
+    removePresence(w.as(), "t", "dev");
+    expect(readPresence(w.as(), "t", "dev")).toBeUndefined();
+  });
+});
+
+describe("recoverAbandoned (injected clock)", () => {
+  it("heartbeat older than 30 s → the owner's tasks go back to pending, logged, the lead told", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    await writePresence(w.as("dev"), "t", "dev", { host: "remote-box", pid: 424242, state: "busy", heartbeatAt: w.clock.now });
+    await claimed(w, "dev", 2);
+    await readInbox(w.as(), "t");
+    w.clock.advance(HEARTBEAT_DEAD_MS - 1000);
+    expect(await recoverAbandoned(w.as(), "t")).toEqual([]);
+    w.clock.advance(2000);
+    const rec = await recoverAbandoned(w.as(), "t");
+    expect(rec.map((r) => [r.owner, r.tasks.map((t) => t.id)])).toEqual([["dev", ["1", "2"]]]);
+    expect(rec[0].reason).toMatch(/no heartbeat for 31 s/);
+    for (const id of ["1", "2"]) {
+      const t = getTask(w.as(), "t", id);
+      expect(t.status).toBe("pending");
+      expect(t.owner).toBeUndefined();
+    }
+    expect(readEvents(w.as(), "t").filter((e) => e.kind === "task.recovered").map((e) => e.data.ids)).toEqual([["1", "2"]]);
+    const lead = (await readInbox(w.as(), "t")).messages;
+    expect(lead.map((m) => m.kind)).toEqual(["tasks_recovered"]);
+    expect(lead[0].content).toContain("#1");
+    // A second sweep finds nothing more.
+    expect(await recoverAbandoned(w.as(), "t")).toEqual([]);
+  });
+
+  it("a dead pid on this host → released at once", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    await writePresence(w.as("dev"), "t", "dev", { pid: deadPid(), state: "busy" });
+    await claimed(w, "dev");
+    const rec = await recoverAbandoned(w.as(), "t");
+    expect(rec[0].reason).toMatch(/process \d+ is gone/);
+    expect(listTasks(w.as(), "t")[0]).toMatchObject({ status: "pending" });
+  });
+
+  it("a fresh heartbeat keeps the claim however long the task takes", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    await claimed(w, "dev");
+    for (let i = 0; i < 150; i++) { // ~1 hour of 25 s heartbeats
+      w.clock.advance(25_000);
+      await writePresence(w.as("dev"), "t", "dev", { host: "remote-box", pid: 1, state: "busy", heartbeatAt: w.clock.now });
+      if (i % 30 === 0) expect(await recoverAbandoned(w.as(), "t")).toEqual([]);
+    }
+    expect(getTask(w.as(), "t", "1")).toMatchObject({ owner: "dev", status: "in_progress" });
+  });
+
+  it("owners without a presence file (humans at the CLI) are left alone; completed tasks are never touched", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev", "qa"]);
+    await claimed(w, "dev");
+    await createTask(w.as(), "t", { subject: "done", description: "" });
+    await claimTask(w.as("qa"), "t", "2");
+    await updateTask(w.as("qa"), "t", "2", { status: "completed" });
+    await writePresence(w.as("qa"), "t", "qa", { pid: deadPid() });
+    w.clock.advance(10 * 60_000);
+    expect(await recoverAbandoned(w.as(), "t")).toEqual([]);
+    expect(getTask(w.as(), "t", "1").owner).toBe("dev");
+    expect(getTask(w.as(), "t", "2")).toMatchObject({ owner: "qa", status: "completed" });
+  });
+
+  it("task_list and task_claim sweep lazily; a late owner cannot complete the task someone else now holds", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev", "qa"]);
+    await writePresence(w.as("dev"), "t", "dev", { pid: deadPid() });
+    await claimed(w, "dev");
+    const claim = await callTool(w.as("qa"), "task_claim", { team_name: "t" });
+    expect(claim.text).toMatch(/Recovered #1: dev is dead/);
+    expect((claim.details.task as { id: string; owner: string })).toMatchObject({ id: "1", owner: "qa" });
+    await expect(updateTask(w.as("dev"), "t", "1", { status: "completed" })).rejects.toThrow(/owned by qa, not you \(dev\)/);
+    const list = await callTool(w.as(), "task_list", { team_name: "t" });
+    expect(list.text).toContain("#1 [in_progress] T0 — qa");
+  });
+});

@@ -1,0 +1,103 @@
+import { afterAll, describe, expect, it } from "vitest";
+import fs from "node:fs";
+import { addMember, createTeam, deleteTeam, listTeams, readTeam, removeMember, memberNames } from "../src/teams.js";
+import { createTask } from "../src/tasks.js";
+import { readInbox, sendMessage } from "../src/messages.js";
+import { TeamsError } from "../src/errors.js";
+import { cleanupTemp, teamWith, walk, world } from "./helpers/fixtures.js";
+
+afterAll(cleanupTemp);
+
+async function err(p: Promise<unknown> | (() => unknown)): Promise<TeamsError> {
+  try { await (typeof p === "function" ? p() : p); } catch (e) { return e as TeamsError; }
+  throw new Error("expected an error");
+}
+
+describe("teams", () => {
+  it("creates a team with the caller as lead; a second create conflicts", async () => {
+    const w = world();
+    const cfg = await createTeam(w.as(), { team_name: "alpha", description: "d", default_model: "m" });
+    expect(cfg.members.map((m) => [m.name, m.role])).toEqual([["team-lead", "lead"]]);
+    expect(readTeam(w.as(), "alpha")).toMatchObject({ name: "alpha", description: "d", defaultModel: "m", leadName: "team-lead" });
+    const e = await err(createTeam(w.as(), { team_name: "alpha" }));
+    expect(e.code).toBe("CONFLICT");
+    expect(listTeams(w.as())).toEqual(["alpha"]);
+  });
+
+  it("an unknown team is NOT_FOUND and lists the existing teams", async () => {
+    const w = world();
+    await teamWith(w, "one");
+    await teamWith(w, "two");
+    const e = await err(() => readTeam(w.as(), "three"));
+    expect(e.code).toBe("NOT_FOUND");
+    expect(e.message).toContain("one, two");
+  });
+
+  it("hostile team names are refused before anything is written", async () => {
+    const w = world();
+    for (const name of ["../x", "a/b", "", ".hidden", "index", "x\u0000y"]) {
+      const e = await err(createTeam(w.as(), { team_name: name }));
+      expect(e.code).toBe("INVALID_INPUT");
+      expect(e.message).toMatch(/^team_name: /);
+    }
+    expect(fs.readdirSync(w.dir)).toEqual([]);
+  });
+
+  it("names with quotes, $(…), ; and unicode work end to end", async () => {
+    const w = world();
+    const team = `it's $(x); "ü"`;
+    await teamWith(w, team, ["dev; rm -rf", "ünï 日本"]);
+    await sendMessage(w.as(), team, { recipient: "ünï 日本", content: "hi", summary: "s" });
+    expect((await readInbox(w.as("ünï 日本"), team)).messages).toHaveLength(1);
+    expect(memberNames(readTeam(w.as(), team))).toEqual(["team-lead", "dev; rm -rf", "ünï 日本"]);
+  });
+
+  it("member names are unique case-insensitively; the lead cannot be removed", async () => {
+    const w = world();
+    await teamWith(w, "t", ["Dev"]);
+    expect((await err(addMember(w.as(), "t", { name: "dev", role: "teammate" }))).message).toMatch(/already taken by member "Dev"/);
+    expect((await err(addMember(w.as(), "t", { name: "../x", role: "teammate" }))).message).toMatch(/^name: /);
+    expect((await err(removeMember(w.as(), "t", "team-lead"))).code).toBe("INVALID_INPUT");
+    expect(await removeMember(w.as(), "t", "Dev")).toBe(true);
+    expect(await removeMember(w.as(), "t", "Dev")).toBe(false);
+    expect(readTeam(w.as(), "t").members.map((m) => m.name)).toEqual(["team-lead"]);
+  });
+
+  it("delete removes config, tasks, inboxes and log; the name can be reused, starting fresh", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    await createTask(w.as(), "t", { subject: "x", description: "" });
+    await sendMessage(w.as(), "t", { recipient: "dev", content: "hi", summary: "s" });
+    await deleteTeam(w.as(), "t");
+    expect(listTeams(w.as())).toEqual([]);
+    for (const d of ["teams/t", "tasks/t", "messages/t"]) expect(fs.existsSync(`${w.dir}/${d}`)).toBe(false);
+    await teamWith(w, "t", ["dev"]);
+    const t = await createTask(w.as(), "t", { subject: "y", description: "" });
+    expect(t.id).toBe("1");
+    expect((await readInbox(w.as("dev"), "t")).messages).toHaveLength(0);
+    await sendMessage(w.as(), "t", { recipient: "dev", content: "again", summary: "s" });
+    expect((await readInbox(w.as("dev"), "t")).messages.map((m) => m.content)).toEqual(["again"]);
+  });
+
+  it("a corrupt config is reported with its path and moved aside", async () => {
+    const w = world();
+    await teamWith(w, "t");
+    const file = w.as().paths.teamConfig("t");
+    fs.writeFileSync(file, "{ not json");
+    const e = await err(() => readTeam(w.as(), "t"));
+    expect(e.code).toBe("CORRUPT");
+    expect(e.message).toContain(file);
+    expect(fs.readFileSync(e.details!.movedTo as string, "utf8")).toBe("{ not json");
+  });
+
+  it("every data file is 0600 and every directory 0700", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    await createTask(w.as(), "t", { subject: "x", description: "", owner: "dev" });
+    await sendMessage(w.as("dev"), "t", { recipient: "team-lead", content: "hi", summary: "s" });
+    await readInbox(w.as(), "t");
+    const entries = walk(w.dir);
+    expect(entries.filter((e) => !e.dir).length).toBeGreaterThan(5);
+    for (const e of entries) expect([e.path, e.mode.toString(8)]).toEqual([e.path, e.dir ? "700" : "600"]);
+  });
+});
