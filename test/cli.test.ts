@@ -1,0 +1,167 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { execa } from "execa";
+import { CLI, cleanupTemp, cli, teamWith, until, world } from "./helpers/fixtures.js";
+import { callTool } from "../src/tools/table.js";
+import { readInbox } from "../src/messages.js";
+import { getTask } from "../src/tasks.js";
+
+afterAll(cleanupTemp);
+
+describe("clanker-teams call", () => {
+  it("prints the JSON result", async () => {
+    const w = world();
+    const r = await cli(["call", "team_create", '{"team_name":"t","description":"cli team"}'], { dir: w.dir });
+    expect(r.exitCode).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ ok: true, details: { team: { name: "t", description: "cli team" } } });
+    expect(out.text).toMatch(/Team "t" created/);
+    const l = await cli(["call", "task_create", "-"], { dir: w.dir, input: '{"team_name":"t","subject":"from stdin","description":""}' });
+    expect(JSON.parse(l.stdout).details.task).toMatchObject({ id: "1", subject: "from stdin" });
+  });
+
+  it("bad JSON, bad input, unknown tool: a clear message on stderr and exit 1", async () => {
+    const w = world();
+    await teamWith(w, "t");
+    const cases: [string[], RegExp][] = [
+      [["call", "task_list", "{team_name: t}"], /arguments are not valid JSON/],
+      [["call", "task_update", '{"team_name":"t","task_id":"1","status":"done"}'], /status: must be one of pending/],
+      [["call", "task_get", '{"team_name":"t","task_id":"9"}'], /task_id: task "9" does not exist/],
+      [["call", "task_list", '{"team_name":"../x"}'], /team_name: must not contain '\/'/],
+      [["call", "nope", "{}"], /unknown tool "nope"/],
+      [["call"], /call needs a tool name/],
+      [["frobnicate"], /unknown command "frobnicate"/],
+      [["call", "task_list", '{"team_name":"t"}', "--as"], /--as needs a value/],
+    ];
+    const rs = await Promise.all(cases.map(([args]) => cli(args, { dir: w.dir })));
+    rs.forEach((r, i) => {
+      expect([cases[i][0].join(" "), r.exitCode]).toEqual([cases[i][0].join(" "), 1]);
+      expect(r.stderr).toMatch(cases[i][1]);
+      expect(r.stdout.includes('"ok": true')).toBe(false);
+    });
+  });
+
+  it("--as NAME (and CLANKER_AGENT_NAME) sets the caller; a non-member cannot pretend", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    const [a, b, c] = await Promise.all([
+      cli(["call", "send_message", '{"team_name":"t","recipient":"team-lead","content":"via --as","summary":"s"}', "--as", "dev"], { dir: w.dir }),
+      cli(["call", "send_message", '{"team_name":"t","recipient":"team-lead","content":"via env","summary":"s"}'], { dir: w.dir, env: { CLANKER_AGENT_NAME: "dev" } }),
+      cli(["call", "send_message", '{"team_name":"t","recipient":"team-lead","content":"x","summary":"s"}', "--as=mallory"], { dir: w.dir }),
+    ]);
+    expect([a.exitCode, b.exitCode, c.exitCode]).toEqual([0, 0, 1]);
+    expect(c.stderr).toMatch(/"mallory" is not a member/);
+    const msgs = (await readInbox(w.as(), "t")).messages;
+    expect(msgs.map((m) => [m.from, m.content]).sort()).toEqual([["dev", "via --as"], ["dev", "via env"]]);
+  });
+
+  it("completing through the CLI runs the repo's hook from the current directory", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    await callTool(w.as(), "task_create", { team_name: "t", subject: "A", description: "", owner: "dev" });
+    const { mkdirSync, writeFileSync } = await import("node:fs");
+    const repo = w.dir + "-repo";
+    mkdirSync(repo + "/.clanker/team-hooks", { recursive: true });
+    writeFileSync(repo + "/.clanker/team-hooks/task_completed.sh", "#!/bin/sh\necho nope; exit 2\n", { mode: 0o755 });
+    const r = await cli(["call", "task_update", '{"team_name":"t","task_id":"1","status":"completed"}', "--as", "dev"], { dir: w.dir, cwd: repo });
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout).details).toMatchObject({ vetoed: true });
+    expect(getTask(w.as(), "t", "1")).toMatchObject({ status: "in_progress", hookFeedback: expect.stringContaining("nope") });
+  });
+});
+
+describe("clanker-teams tools / status", () => {
+  it("tools lists every tool with its parameters; --json gives the schemas", async () => {
+    const w = world();
+    const [text, json] = await Promise.all([cli(["tools"], { dir: w.dir }), cli(["tools", "--json"], { dir: w.dir })]);
+    expect(text.exitCode).toBe(0);
+    expect(text.stdout).toContain("task_update(team_name, task_id, status?, owner?, subject?, description?, active_form?, add_blocked_by?, remove_blocked_by?)");
+    const list = JSON.parse(json.stdout) as { name: string; parameters: { properties: object } }[];
+    expect(list.find((t) => t.name === "send_message")?.parameters.properties).toHaveProperty("summary");
+  });
+
+  it("status shows members, tasks by status and unread counts; --json as data", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev", "qa"]);
+    await callTool(w.as(), "task_create", { team_name: "t", subject: "Build it", description: "", owner: "dev" });
+    await callTool(w.as(), "task_create", { team_name: "t", subject: "Test it", description: "" });
+    await callTool(w.as("dev"), "task_update", { team_name: "t", task_id: "1", status: "in_progress" });
+    await callTool(w.as(), "send_message", { team_name: "t", recipient: "qa", content: "hi", summary: "hi" });
+    const [text, json, all, none] = await Promise.all([
+      cli(["status", "t"], { dir: w.dir }), cli(["status", "t", "--json"], { dir: w.dir }), cli(["status"], { dir: w.dir }), cli(["status", "ghost"], { dir: w.dir }),
+    ]);
+    expect(text.exitCode).toBe(0);
+    expect(text.stdout).toMatch(/^Team t — test team/);
+    expect(text.stdout).toMatch(/dev\s+teammate\s+unknown\s+1\s+#1/); // the assignment message is unread
+    expect(text.stdout).toMatch(/qa\s+teammate\s+unknown\s+1\s+-/);
+    expect(text.stdout).toMatch(/#1\s+in_progress\s+dev\s+Build it/);
+    expect(text.stdout).toMatch(/#2\s+pending\s+-\s+Test it/);
+    expect(text.stdout).toContain("pending 1, planning 0, in_progress 1, completed 0");
+    const d = JSON.parse(json.stdout);
+    expect(d.team).toBe("t");
+    expect(d.members.map((m: { name: string; unread: number }) => [m.name, m.unread])).toEqual([["team-lead", 0], ["dev", 1], ["qa", 1]]);
+    expect(d.tasks.in_progress.map((t: { id: string }) => t.id)).toEqual(["1"]);
+    expect(d.tasks.pending.map((t: { id: string }) => t.id)).toEqual(["2"]);
+    expect(all.stdout).toContain("Team t");
+    expect(none.exitCode).toBe(1);
+    expect(none.stderr).toMatch(/team "ghost" does not exist; teams: t/);
+    const empty = await cli(["status"], { dir: world().dir });
+    expect(empty.stdout).toMatch(/No teams in/);
+  });
+});
+
+describe("clanker-teams watch", () => {
+  it("follows the event log live until killed", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    const child = execa(process.execPath, [CLI, "watch", "t"], { env: { ...process.env, CLANKER_TEAMS_DIR: w.dir, NO_COLOR: "1" }, reject: false });
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (b) => (out += b));
+    child.stderr!.on("data", (b) => (err += b));
+    await until(() => err.includes("Following"), 10_000);
+    expect(out).toMatch(/team\.created/); // recent history first
+    await callTool(w.as(), "task_create", { team_name: "t", subject: "Watch me", description: "" });
+    await until(() => out.includes("task #1 created: Watch me"), 5000);
+    await callTool(w.as(), "send_message", { team_name: "t", recipient: "dev", content: "x", summary: "ping dev" });
+    await until(() => out.includes("team-lead → dev: ping dev"), 5000);
+    const lines = out.trim().split("\n");
+    const seqs = lines.map((l) => Number(l.trim().split(/\s+/)[0]));
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    child.kill("SIGTERM");
+    const r = await child;
+    expect(r.exitCode).toBe(0);
+  });
+
+  it("--json --from 0 replays the whole log as JSON lines", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    const child = execa(process.execPath, [CLI, "watch", "t", "--json", "--from", "0"], { env: { ...process.env, CLANKER_TEAMS_DIR: w.dir }, reject: false });
+    let out = "";
+    child.stdout!.on("data", (b) => (out += b));
+    await until(() => out.split("\n").length >= 3, 10_000);
+    child.kill("SIGTERM");
+    await child;
+    expect(out.trim().split("\n").map((l) => JSON.parse(l).kind)).toEqual(["team.created", "member.added"]);
+  });
+
+  it("watch of an unknown team fails at once", async () => {
+    const r = await cli(["watch", "ghost"], { dir: world().dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/team "ghost" does not exist/);
+  });
+});
+
+describe("--help", () => {
+  it("every command has --help and exits 0", async () => {
+    const w = world();
+    const cmds = [[], ["call"], ["tools"], ["status"], ["watch"], ["demo"]];
+    const rs = await Promise.all([...cmds.map((c) => cli([...c, "--help"], { dir: w.dir })), cli(["help"], { dir: w.dir }), cli(["-h"], { dir: w.dir })]);
+    for (const r of rs) {
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toMatch(/^(Usage|clanker-teams)/);
+    }
+    expect(rs[1].stdout).toMatch(/Usage: clanker-teams call <tool>/);
+    expect(rs[4].stdout).toMatch(/Usage: clanker-teams watch <team>/);
+  });
+});
