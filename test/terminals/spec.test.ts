@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { TerminalError } from "../../src/terminals/errors.js";
+import { cleanTitle, validateSpec } from "../../src/terminals/spec.js";
+
+const ok = { argv: ["pi", "--model", "x"], cwd: "/tmp", env: { A: "1" }, title: "alice" };
+
+describe("validateSpec", () => {
+  it("accepts a normal spec", () => {
+    expect(() => validateSpec(ok)).not.toThrow();
+  });
+
+  const cases: Array<[string, object, RegExp]> = [
+    ["empty argv", { argv: [] }, /argv must name a program/],
+    ["empty program", { argv: [""] }, /argv\[0\] is empty/],
+    ["program starting with -", { argv: ["-x"] }, /starts with "-"/],
+    ["NUL in an argument", { argv: ["pi", "a\0b"] }, /argv\[1\] contains a NUL/],
+    ["relative cwd", { cwd: "rel/dir" }, /cwd must be an absolute path/],
+    ["bad env name", { env: { "A-B": "1" } }, /env key "A-B" is not a valid variable name/],
+    ["env name with =", { env: { "A=B": "1" } }, /not a valid variable name/],
+    ["NUL in env", { env: { A: "\0" } }, /env.A contains a NUL/],
+  ];
+  for (const [what, patch, message] of cases) {
+    it(`rejects ${what} with a clear TerminalError`, () => {
+      try {
+        validateSpec({ ...ok, ...patch });
+        expect.unreachable();
+      } catch (err) {
+        expect(err).toBeInstanceOf(TerminalError);
+        expect((err as TerminalError).code).toBe("INVALID_SPAWN_SPEC");
+        expect((err as Error).message).toMatch(message);
+      }
+    });
+  }
+});
+
+describe("cleanTitle", () => {
+  it("replaces control characters and keeps the rest", () => {
+    expect(cleanTitle("a\nb\u001b]2;x\u0007 'q' $(y)")).toBe("a b ]2;x  'q' $(y)");
+    expect(cleanTitle("\n")).toBe("teammate");
+  });
+});
