@@ -85,6 +85,8 @@ export function teammateEnv(ctx: Ctx, team: string, name: string, extra: Record<
   for (const [k, v] of Object.entries(ctx.env)) {
     if (v !== undefined && /^(CLANKER_|PI_)/.test(k) && !/^CLANKER_(AGENT_NAME|TEAM_NAME|PLAN_MODE_REQUIRED|AGENT_MODEL)$/.test(k)) env[k] = v;
   }
+  // The pane's shell may come from a tmux server started long ago: give it the lead's PATH so the same agent binary is found.
+  if (ctx.env.PATH) env.PATH = ctx.env.PATH;
   return { ...env, CLANKER_TEAM_NAME: team, CLANKER_AGENT_NAME: name, CLANKER_TEAMS_DIR: ctx.paths.root, ...extra };
 }
 
