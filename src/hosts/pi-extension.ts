@@ -86,11 +86,23 @@ export default function clankerTeams(pi: ExtensionAPI): void {
       timers.length = 0;
       for (const w of watchers.values()) w.close();
       watchers.clear();
+      process.off("exit", onExit);
       if (g[GUARD] === instance) delete g[GUARD];
       if (role === "teammate") await presence({ state: "stopped" });
     },
   };
   g[GUARD] = instance;
+
+  // pi does not emit session_shutdown when killed (SIGTERM/SIGHUP from a closed pane): mark the presence stopped on exit.
+  const onExit = () => {
+    if (disposed || role !== "teammate" || !myTeam) return;
+    try {
+      const file = ctxFor().paths.runtimeFile(myTeam, actor);
+      const cur = JSON.parse(fs.readFileSync(file, "utf8"));
+      if (cur.pid === process.pid) fs.writeFileSync(file, JSON.stringify({ ...cur, state: "stopped", heartbeatAt: Date.now() }, null, 2), { mode: 0o600 });
+    } catch { /* best effort */ }
+  };
+  process.on("exit", onExit);
 
   // Debug counters for tests (one watcher, one heartbeat after /reload).
   (g as unknown as Record<string, unknown>).__clankerTeamsDebug = { watchers: () => watchers.size, timers: () => timers.length, teams: () => [...teams] };
@@ -225,7 +237,8 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     lastCtx = ctx;
     busy = false;
     await presence({ state: "idle" });
-    for (const t of teams) void deliver(t);
+    // pi 0.73 strands a message sent from inside agent_end until the next prompt: send after it returns.
+    setTimeout(() => { for (const t of teams) void deliver(t); }, 0);
   });
 
   pi.on("before_agent_start", async (event) => {
