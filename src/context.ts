@@ -25,7 +25,7 @@ export interface Ctx {
   env: NodeJS.ProcessEnv;
   /** Injectable clock (ms since epoch). */
   now(): number;
-  /** Injectable hook runner (tests); default runs .clanker/team-hooks/task_completed.sh. */
+  /** Completion hook runner: hosts pass runCompletionHook (hooks.ts); without one, completing runs no hook. */
   runHook?: HookRunner;
 }
 

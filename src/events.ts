@@ -5,31 +5,42 @@ import { withLock } from "./store/lock.js";
 import { appendText, parseJsonl, readText } from "./store/json-file.js";
 import type { TeamEvent } from "./schemas.js";
 
-/** Last seq seen per file, valid while the file size matches (saves re-reading the tail). */
-const seqCache = new Map<string, { size: number; seq: number }>();
+/**
+ * Last seq seen per file, valid while the file is the same one (inode, mtime)
+ * with the same size (saves re-reading the tail). Size alone is not enough: a
+ * team deleted and re-created by another process can grow a new log to the
+ * cached size, and a stale seq would then go backwards.
+ */
+const seqCache = new Map<string, { size: number; ino: number; mtimeMs: number; seq: number }>();
 
 /** Appends one event under the log's lock and returns it. */
 export async function appendEvent(ctx: Ctx, team: string, kind: string, data: Record<string, unknown>): Promise<TeamEvent> {
   const file = ctx.paths.events(team);
   return withLock(file, () => {
-    const { seq: last, size, needsNewline } = lastSeq(file);
+    const { seq: last, needsNewline } = lastSeq(file);
     const event: TeamEvent = { seq: last + 1, time: new Date(ctx.now()).toISOString(), actor: ctx.actor, kind, data };
     const line = (needsNewline ? "\n" : "") + JSON.stringify(event) + "\n";
     appendText(file, line);
-    seqCache.set(file, { size: size + Buffer.byteLength(line), seq: event.seq });
+    try {
+      const st = fs.statSync(file);
+      seqCache.set(file, { size: st.size, ino: st.ino, mtimeMs: st.mtimeMs, seq: event.seq });
+    } catch {
+      seqCache.delete(file);
+    }
     return event;
   });
 }
 
 function lastSeq(file: string): { seq: number; size: number; needsNewline: boolean } {
-  let size: number;
+  let st: fs.Stats;
   try {
-    size = fs.statSync(file).size;
+    st = fs.statSync(file);
   } catch {
     return { seq: 0, size: 0, needsNewline: false };
   }
+  const size = st.size;
   const cached = seqCache.get(file);
-  if (cached && cached.size === size) return { seq: cached.seq, size, needsNewline: false };
+  if (cached && cached.size === size && cached.ino === st.ino && cached.mtimeMs === st.mtimeMs) return { seq: cached.seq, size, needsNewline: false };
   const fd = fs.openSync(file, "r");
   try {
     // Read backwards in chunks until a complete, parseable line with a seq is found.

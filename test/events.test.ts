@@ -55,4 +55,21 @@ describe("events", () => {
     const seqs = evs.map((x) => x.seq);
     expect(new Set(seqs).size).toBe(seqs.length);
   });
+
+  it("a log replaced behind the cache's back (team deleted and re-created elsewhere) never makes seq go backwards", async () => {
+    const w = world();
+    await teamWith(w, "t");
+    const ctx = w.as();
+    const file = ctx.paths.events("t");
+    await appendEvent(ctx, "t", "a", {});
+    const size = fs.statSync(file).size;
+    // Another process re-created the team: a new log of exactly the cached size whose last seq is higher.
+    const bare = JSON.stringify({ seq: 500, time: "x", actor: "y", kind: "z", data: { p: "" } });
+    const line = JSON.stringify({ seq: 500, time: "x", actor: "y", kind: "z", data: { p: "p".repeat(size - 1 - Buffer.byteLength(bare)) } });
+    fs.unlinkSync(file);
+    fs.writeFileSync(file, line + "\n");
+    expect(fs.statSync(file).size).toBe(size);
+    fs.utimesSync(file, new Date(Date.now() + 5000), new Date(Date.now() + 5000));
+    expect((await appendEvent(ctx, "t", "b", {})).seq).toBe(501);
+  });
 });
