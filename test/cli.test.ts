@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { execa } from "execa";
-import { CLI, cleanupTemp, cli, teamWith, until, world } from "./helpers/fixtures.js";
+import { CLI, cleanupTemp, cli, teamWith, tempDir, until, world } from "./helpers/fixtures.js";
 import { callTool } from "../src/tools/table.js";
 import { readInbox } from "../src/messages.js";
 import { getTask } from "../src/tasks.js";
@@ -59,7 +59,7 @@ describe("clanker-teams call", () => {
     await teamWith(w, "t", ["dev"]);
     await callTool(w.as(), "task_create", { team_name: "t", subject: "A", description: "", owner: "dev" });
     const { mkdirSync, writeFileSync } = await import("node:fs");
-    const repo = w.dir + "-repo";
+    const repo = tempDir("clanker-repo-");
     mkdirSync(repo + "/.clanker/team-hooks", { recursive: true });
     writeFileSync(repo + "/.clanker/team-hooks/task_completed.sh", "#!/bin/sh\necho nope; exit 2\n", { mode: 0o755 });
     const r = await cli(["call", "task_update", '{"team_name":"t","task_id":"1","status":"completed"}', "--as", "dev"], { dir: w.dir, cwd: repo });
