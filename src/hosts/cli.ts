@@ -20,7 +20,7 @@ Usage:
   clanker-teams tools [--json]                       list the tools and their parameters
   clanker-teams status [team] [--json]               members, tasks by status, unread counts
   clanker-teams watch <team> [--from SEQ] [--json]   follow the team's event log live
-  clanker-teams demo [--keep]                        run a scripted demo team in tmux (no API key)
+  clanker-teams demo [--keep] [--pi 0.55]            run a scripted demo team in tmux (no API key)
 
 Each command takes --help. Data lives in $CLANKER_TEAMS_DIR (default ~/.clanker).
 Your identity: --as NAME, else $CLANKER_AGENT_NAME, else team-lead.`,
@@ -38,10 +38,12 @@ Shows each team's members (state from their heartbeats), tasks by status and unr
   watch: `Usage: clanker-teams watch <team> [--from SEQ] [--json]
 
 Prints the team's events as they happen (Ctrl-C to stop). --from 0 replays the whole log.`,
-  demo: `Usage: clanker-teams demo [--keep]
+  demo: `Usage: clanker-teams demo [--keep] [--pi 0.73|0.55]
 
 Runs a real lead and two teammates (pi with a scripted model, no key or network)
-in tmux on a throwaway repo. --keep leaves the panes running at the end.`,
+in tmux on a throwaway repo and data dir, shows a live board, and exits non-zero
+if any step did not happen. --keep leaves the panes running at the end;
+--pi 0.55 uses the older bundled pi (clanker's base).`,
 };
 
 interface Parsed { args: string[]; flags: Record<string, string | boolean> }
@@ -52,10 +54,10 @@ function parse(argv: string[]): Parsed {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--") { args.push(...argv.slice(i + 1)); break; }
-    if (a === "--as" || a === "--from") {
+    if (a === "--as" || a === "--from" || a === "--pi") {
       if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
       flags[a.slice(2)] = argv[++i];
-    } else if (a.startsWith("--as=") || a.startsWith("--from=")) {
+    } else if (a.startsWith("--as=") || a.startsWith("--from=") || a.startsWith("--pi=")) {
       const [k, v] = a.slice(2).split(/=(.*)/s);
       flags[k] = v;
     } else if (a === "-h" || a === "--help") flags.help = true;
@@ -198,7 +200,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case "demo": {
         const { runDemo } = await import("../demo/run.js");
-        return await runDemo({ keep: !!p.flags.keep });
+        return await runDemo({ keep: !!p.flags.keep, pi: typeof p.flags.pi === "string" ? p.flags.pi : undefined });
       }
       default:
         process.stderr.write(`clanker-teams: unknown command "${cmd}"\n\n${HELP.main}\n`);
