@@ -34,7 +34,7 @@ describe("clanker-teams call", () => {
     ];
     const rs = await Promise.all(cases.map(([args]) => cli(args, { dir: w.dir })));
     rs.forEach((r, i) => {
-      expect([cases[i][0].join(" "), r.exitCode]).toEqual([cases[i][0].join(" "), 1]);
+      expect([cases[i][0].join(" "), r.exitCode, r.exitCode === 1 ? "" : r.stderr]).toEqual([cases[i][0].join(" "), 1, ""]);
       expect(r.stderr).toMatch(cases[i][1]);
       expect(r.stdout.includes('"ok": true')).toBe(false);
     });
