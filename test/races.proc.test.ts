@@ -1,7 +1,8 @@
 /** Real processes racing on one data dir (slow: spawns node processes). */
 import { afterAll, describe, expect, it } from "vitest";
 import { cleanupTemp, readJsonFile, teamWith, world } from "./helpers/fixtures.js";
-import { race } from "./helpers/procs.js";
+import { race, startWorker } from "./helpers/procs.js";
+import { recoverAbandoned } from "../src/presence.js";
 import { readHistory, readInbox } from "../src/messages.js";
 import { getTask, listTasks, createTask } from "../src/tasks.js";
 import { readEvents } from "../src/events.js";
@@ -77,4 +78,25 @@ describe.concurrent("real processes", () => {
     }
     expect(readEvents(w.as(), "t").filter((e) => e.kind === "task.claimed")).toHaveLength(10);
   }, 120_000);
+
+  it("a teammate process holding a claim is SIGKILLed: its task is pending again at the next sweep, the lead is told, the event logged", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev", "qa"]);
+    await createTask(w.as(), "t", { subject: "long job", description: "" });
+    const wk = startWorker(w.dir, ["lease", "t", "dev"]);
+    expect(await wk.waitFor(/^claimed|^none/, 60_000)).toBe("claimed 1");
+    const lead = w.as("team-lead", { now: Date.now });
+    expect(await recoverAbandoned(lead, "t")).toEqual([]); // alive: keeps it
+    expect(getTask(lead, "t", "1")).toMatchObject({ owner: "dev", status: "in_progress" });
+    wk.child.kill("SIGKILL");
+    await wk.done;
+    const t0 = Date.now();
+    const rec = await recoverAbandoned(lead, "t");
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(rec.map((r) => r.owner)).toEqual(["dev"]);
+    expect(getTask(lead, "t", "1").status).toBe("pending");
+    expect(getTask(lead, "t", "1").owner).toBeUndefined();
+    expect((await readInbox(lead, "t")).messages.filter((m) => m.kind === "tasks_recovered")).toHaveLength(1);
+    expect(readEvents(lead, "t").filter((e) => e.kind === "task.recovered").map((e) => e.data.owner)).toEqual(["dev"]);
+  }, 60_000);
 });

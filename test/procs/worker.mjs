@@ -10,6 +10,7 @@
  *   worker.mjs create <team> <as> <n>                      n creates; "ack <id>" after each
  *   worker.mjs update <team> <id> <field> <n>              n updates of one field; "ack <value>"
  *   worker.mjs claim  <team> <as>                          one task_claim; "claimed <id>" or "none"
+ *   worker.mjs lease  <team> <as>                          presence (own pid) + task_claim, then heartbeats forever
  *   worker.mjs chaos  <team> <as> <to> <tag>               sends, creates, updates, reads forever
  *   worker.mjs hold   <file> <ms>                          holds the lock of <file> for ms ("holding"/"released <t>")
  *
@@ -21,6 +22,7 @@ const { makeCtx } = await import(new URL("context.js", dist));
 const tasks = await import(new URL("tasks.js", dist));
 const messages = await import(new URL("messages.js", dist));
 const { withLock } = await import(new URL("store/lock.js", dist));
+const presence = await import(new URL("presence.js", dist));
 
 const argv = process.argv.slice(2);
 const waitIdx = argv.indexOf("--wait");
@@ -75,6 +77,17 @@ switch (mode) {
     const r = await tasks.claimTask(ctxAs(as), team);
     say(r.task ? `claimed ${r.task.id}` : "none");
     break;
+  }
+  case "lease": {
+    const [team, as] = args;
+    const ctx = ctxAs(as);
+    await presence.writePresence(ctx, team, as, { state: "busy", heartbeatAt: Date.now() });
+    const r = await tasks.claimTask(ctx, team);
+    say(r.task ? `claimed ${r.task.id}` : "none");
+    for (;;) {
+      await sleep(1000);
+      await presence.writePresence(ctx, team, as, { heartbeatAt: Date.now() });
+    }
   }
   case "chaos": {
     const [team, as, to, tag] = args;
