@@ -2,6 +2,13 @@
  * Teammate lifecycle: spawn a full agent process in a pane next to the lead,
  * check it (pane + process + heartbeat), stop it in order or by force. A
  * spawn that fails leaves no member and no pane.
+ *
+ * Environment read here (the lead's):
+ * - CLANKER_TEAMS_AGENT_CMD: the agent command (JSON argv array, or words); default `clanker` if on PATH, else `pi`.
+ * - CLANKER_DEFAULT_THINKING_LEVEL: thinking level when spawn_teammate gives none (before the team's default).
+ * - CLANKER_SHUTDOWN_GRACE_MS: how long process_shutdown_approved waits before killing (default 20 000).
+ * - CLANKER_TEAMS_TMUX_SOCKET: tmux server socket path for headless mode (default: tmux's own default server).
+ * - CLANKER_TEAMS_TERMINAL, TMUX/TMUX_PANE, ZELLIJ, WEZTERM_PANE, TERM_PROGRAM: see terminals/detect.ts.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -9,13 +16,13 @@ import { fileURLToPath } from "node:url";
 import type { Ctx } from "./context.js";
 import { TeamsError, invalid } from "./errors.js";
 import { appendEvent } from "./events.js";
-import { sendMessage, unreadCount } from "./messages.js";
-import { hostName, liveness, pidAlive, readPresence, removePresence, type Liveness } from "./presence.js";
+import { markRead, sendMessage, unreadCount, unreadPeek } from "./messages.js";
+import { HEARTBEAT_DEAD_MS, hostName, liveness, pidAlive, readPresence, removePresence, type Liveness } from "./presence.js";
 import { ThinkingLevel, type Member, type TeamConfig } from "./schemas.js";
 import { LEAD_NAME, validateName } from "./store/paths.js";
 import { listTasks, releaseTasksOf } from "./tasks.js";
 import { addMember, deleteTeam, findMember, isLead, memberNames, readTeam, removeMember, updateTeam } from "./teams.js";
-import { adapterFor, detect, terminate, type PaneRef, type TerminalAdapter } from "./terminals/index.js";
+import { adapterFor, detect, detectKind, terminate, type PaneRef, type TerminalAdapter } from "./terminals/index.js";
 
 /** How long an orderly shutdown may take before the teammate is killed. */
 export const SHUTDOWN_GRACE_MS = 20_000;
@@ -26,8 +33,28 @@ export interface TeammateDeps {
   adapterForPane?: (ctx: Ctx, pane: PaneRef) => TerminalAdapter;
 }
 
+/** Env var naming the tmux socket (path) of the headless session, e.g. to keep it off the user's default server. */
+export const HEADLESS_SOCKET_ENV = "CLANKER_TEAMS_TMUX_SOCKET";
+
+// One adapter per terminal/lead/team for the life of the process: adapters serialise their spawns and
+// remember the teammate column (WezTerm, Zellij, iTerm2), which a fresh adapter per call would forget.
+const adapters = new Map<string, TerminalAdapter>();
+
+function detectAdapter(ctx: Ctx, team: string): TerminalAdapter {
+  const e = ctx.env;
+  const kind = detectKind(e, process.platform);
+  const socketPath = kind === "headless" ? e[HEADLESS_SOCKET_ENV]?.trim() || undefined : undefined;
+  const key = JSON.stringify([kind, kind === "headless" ? team : "", socketPath, e.TMUX, e.TMUX_PANE, e.ZELLIJ_SESSION_NAME, e.WEZTERM_PANE, e.ITERM_SESSION_ID, e.PATH]);
+  let a = adapters.get(key);
+  if (!a) {
+    a = detect({ env: e, team, socketPath });
+    adapters.set(key, a);
+  }
+  return a;
+}
+
 const defaultDeps: Required<TeammateDeps> = {
-  adapter: (ctx, team) => detect({ env: ctx.env, team }),
+  adapter: detectAdapter,
   adapterForPane: (ctx, pane) => adapterFor(pane, { env: ctx.env }),
 };
 
@@ -53,7 +80,8 @@ export function extensionPath(): string {
 function onPath(cmd: string, env: NodeJS.ProcessEnv): boolean {
   for (const dir of (env.PATH ?? "").split(path.delimiter)) {
     if (!dir) continue;
-    try { fs.accessSync(path.join(dir, cmd), fs.constants.X_OK); return true; } catch { /* next */ }
+    const p = path.join(dir, cmd);
+    try { fs.accessSync(p, fs.constants.X_OK); if (fs.statSync(p).isFile()) return true; } catch { /* next */ }
   }
   return false;
 }
@@ -70,6 +98,20 @@ export function parseAgentCmd(value: string): string[] {
   const words = v.split(/\s+/).filter(Boolean);
   if (!words.length) throw invalid("CLANKER_TEAMS_AGENT_CMD", "is empty; unset it or name a command such as \"pi\"");
   return words;
+}
+
+/** Fails with a clear error unless argv[0] of the agent command is an executable (a path, or a name on the lead's PATH). */
+function requireRunnable(ctx: Ctx, cfg: TeamConfig, cmd: string[]): void {
+  const prog = cmd[0]!;
+  const source = cfg.agentCmd?.length ? "the team config's agentCmd" : ctx.env.CLANKER_TEAMS_AGENT_CMD?.trim() ? "CLANKER_TEAMS_AGENT_CMD" : "the agent command";
+  if (prog.includes("/")) {
+    const p = path.resolve(ctx.cwd, prog);
+    let ok = false;
+    try { ok = fs.statSync(p).isFile(); fs.accessSync(p, fs.constants.X_OK); } catch { ok = false; }
+    if (!ok) throw new TeamsError("NOT_FOUND", `${source}: ${JSON.stringify(prog)} is not an executable file; fix the path or set CLANKER_TEAMS_AGENT_CMD.`);
+  } else if (!onPath(prog, ctx.env)) {
+    throw new TeamsError("NOT_FOUND", `${source}: ${JSON.stringify(prog)} is not on PATH; install it (e.g. npm i -g @mariozechner/pi-coding-agent) or set CLANKER_TEAMS_AGENT_CMD to the agent's command.`);
+  }
 }
 
 /** The agent command: team config, else CLANKER_TEAMS_AGENT_CMD, else `clanker` if on PATH, else `pi`. */
@@ -133,6 +175,20 @@ export async function spawnTeammate(ctx: Ctx, team: string, input: SpawnInput, d
   }
   const planMode = input.plan_mode_required === true;
 
+  const cmd = agentCommand(ctx, cfg);
+  requireRunnable(ctx, cfg, cmd);
+  const argv = [...cmd];
+  if (model) argv.push("--model", model);
+  if (thinking) argv.push("--thinking", thinking);
+  argv.push("-e", extensionPath(), initialPrompt(team, name, input.prompt));
+  const env = teammateEnv(ctx, team, name, { ...(planMode ? { CLANKER_PLAN_MODE_REQUIRED: "1" } : {}), ...(model ? { CLANKER_AGENT_MODEL: model } : {}) });
+  let adapter: TerminalAdapter;
+  try {
+    adapter = d.adapter(ctx, team);
+  } catch (e) {
+    throw new TeamsError("INVALID_INPUT", `no terminal to open a pane for ${name}: ${(e as Error).message}`, { cause: String(e) });
+  }
+
   // A live teammate of that name is an error; a dead one is replaced.
   const existing = cfg.members.find((m) => m.name.toLowerCase() === name.toLowerCase());
   let replaced = false;
@@ -146,21 +202,17 @@ export async function spawnTeammate(ctx: Ctx, team: string, input: SpawnInput, d
     replaced = true;
   }
 
-  const argv = [...agentCommand(ctx, cfg)];
-  if (model) argv.push("--model", model);
-  if (thinking) argv.push("--thinking", thinking);
-  argv.push("-e", extensionPath(), initialPrompt(team, name, input.prompt));
-  const env = teammateEnv(ctx, team, name, { ...(planMode ? { CLANKER_PLAN_MODE_REQUIRED: "1" } : {}), ...(model ? { CLANKER_AGENT_MODEL: model } : {}) });
-
-  const member = await addMember(ctx, team, { name, role: "teammate", model, thinking, cwd, prompt: input.prompt, planModeRequired: planMode }, { replace: true });
+  // replace only a dead teammate found above: two concurrent spawns of one new name must not both succeed.
+  const member = await addMember(ctx, team, { name, role: "teammate", model, thinking, cwd, prompt: input.prompt, planModeRequired: planMode }, { replace: replaced });
+  // A shutdown request the previous holder of this name never read would stop the newcomer at once.
+  const stale = unreadPeek(ctx, team, name).filter((m) => m.kind === "shutdown_request").map((m) => m.id);
+  if (stale.length) await markRead(ctx, team, name, stale);
   let pane: PaneRef;
-  let adapter: TerminalAdapter;
   try {
-    adapter = d.adapter(ctx, team);
     pane = await adapter.spawn({ argv, cwd, env, title: name });
   } catch (e) {
     await removeMember(ctx, team, name, "spawn failed").catch(() => undefined);
-    throw new TeamsError("IO", `could not open a pane for ${name}: ${(e as Error).message}`, { cause: String(e) });
+    throw new TeamsError("IO", `could not open a ${adapter.kind} pane for ${name}: ${(e as Error).message}`, { cause: String(e) });
   }
   try {
     await updateTeam(ctx, team, (c) => { const m = findMember(c, name); if (m) m.pane = pane as Member["pane"]; });
@@ -210,7 +262,9 @@ export async function checkTeammate(ctx: Ctx, team: string, name: string, deps: 
 async function killTeammate(ctx: Ctx, team: string, m: Member, d: Required<TeammateDeps>): Promise<string[]> {
   const done: string[] = [];
   const rt = readPresence(ctx, team, m.name);
-  if (rt && rt.host === hostName() && rt.pid !== process.pid && pidAlive(rt.pid)) {
+  // Only a pid with a recent heartbeat is surely ours: an old presence file may name a pid the OS has reused.
+  // (The pane kill below covers a hung agent: the adapter checks the pane still runs the pid it started.)
+  if (rt && ctx.now() - rt.heartbeatAt <= HEARTBEAT_DEAD_MS && rt.host === hostName() && rt.pid !== process.pid && pidAlive(rt.pid)) {
     if (await terminate(rt.pid, { graceMs: 1500 })) done.push(`process ${rt.pid} ended`);
   }
   if (m.pane) {
@@ -272,13 +326,12 @@ export async function stopTeamAndDelete(ctx: Ctx, team: string, deps: TeammateDe
   const d = { ...defaultDeps, ...deps };
   const cfg = readTeam(ctx, team);
   requireLead(ctx, cfg, "delete the team");
-  const stopped: string[] = [];
+  const mates = cfg.members.filter((x) => x.role !== "lead");
+  // In parallel: each kill may wait out a grace period.
+  const actions = await Promise.all(mates.map((m) => killTeammate(ctx, team, m, d)));
+  const stopped = mates.filter((_, i) => actions[i]!.length).map((m) => m.name);
   const headless = new Map<string, PaneRef>();
-  for (const m of cfg.members.filter((x) => x.role !== "lead")) {
-    const actions = await killTeammate(ctx, team, m, d);
-    if (actions.length) stopped.push(m.name);
-    if (m.pane?.kind === "headless") headless.set(m.pane.session ?? "", m.pane);
-  }
+  for (const m of mates) if (m.pane?.kind === "headless") headless.set(`${m.pane.socket ?? ""}\n${m.pane.session ?? ""}`, m.pane);
   for (const pane of headless.values()) await d.adapterForPane(ctx, pane).destroy?.().catch(() => undefined);
   await deleteTeam(ctx, team);
   return stopped;
