@@ -58,7 +58,11 @@ function newMessage(ctx: Ctx, to: string, input: Omit<SendInput, "recipient">): 
 
 async function deliver(ctx: Ctx, team: string, msg: Message): Promise<void> {
   const line = JSON.stringify(msg) + "\n";
-  await withLock(ctx.paths.inbox(team, msg.to), () => appendText(ctx.paths.spool(team, msg.to), line, { sync: true }));
+  await withLock(ctx.paths.inbox(team, msg.to), () => {
+    // The team may have been deleted since the caller read its config: do not leave mail for a future team of that name.
+    if (!fs.existsSync(ctx.paths.teamConfig(team))) throw new TeamsError("NOT_FOUND", `team "${team}" was deleted; the message was not sent.`);
+    appendText(ctx.paths.spool(team, msg.to), line, { sync: true });
+  });
 }
 
 /** Sends one message from the caller to a member (team-lead is always valid). */
@@ -167,10 +171,30 @@ function unreadCountFast(ctx: Ctx, team: string, agent: string): number {
   }
 }
 
+/**
+ * Saves a merged inbox, then the spool (what is still unread), then archives
+ * overflow, in the one order where a crash at any point duplicates (readers
+ * drop duplicates by id) but never loses or resurrects a message. Call under
+ * the inbox lock. Returns how many messages were archived.
+ */
+function saveInbox(ctx: Ctx, team: string, agent: string, inbox: Inbox, stillUnread: Message[]): number {
+  const inboxFile = ctx.paths.inbox(team, agent);
+  const spoolFile = ctx.paths.spool(team, agent);
+  writeJson(inboxFile, inbox);
+  if (stillUnread.length) writeFileAtomicText(spoolFile, stillUnread.map((m) => JSON.stringify(m)).join("\n") + "\n");
+  else try { fs.unlinkSync(spoolFile); } catch { /* no spool */ }
+  if (inbox.messages.length <= ARCHIVE_AT) return 0;
+  const cut = inbox.messages.length - KEEP_READ;
+  const old = inbox.messages.slice(0, cut);
+  appendText(ctx.paths.archive(team, agent), old.map((m) => JSON.stringify(m)).join("\n") + "\n", { sync: true });
+  inbox.messages = inbox.messages.slice(cut);
+  writeJson(inboxFile, inbox);
+  return old.length;
+}
+
 /** Merges the spool into the inbox file, marks everything read, archives overflow. */
 async function markAllRead(ctx: Ctx, team: string, agent: string, unreadOnly: boolean): Promise<ReadInboxResult> {
   const inboxFile = ctx.paths.inbox(team, agent);
-  const spoolFile = ctx.paths.spool(team, agent);
   const result = await withLock(inboxFile, () => {
     const inbox = readJson(inboxFile, checkInbox) ?? { messages: [] };
     const known = new Set(inbox.messages.map((m) => m.id));
@@ -179,21 +203,7 @@ async function markAllRead(ctx: Ctx, team: string, agent: string, unreadOnly: bo
     const newlyRead = [...legacyUnread, ...fresh];
     for (const m of newlyRead) m.read = true;
     inbox.messages.push(...fresh);
-    let archived = 0;
-    if (inbox.messages.length > ARCHIVE_AT) {
-      const cut = inbox.messages.length - KEEP_READ;
-      const old = inbox.messages.slice(0, cut);
-      // Archive first (fsync'd): a crash after this leaves a duplicate, never a loss.
-      appendText(ctx.paths.archive(team, agent), old.map((m) => JSON.stringify(m)).join("\n") + "\n", { sync: true });
-      inbox.messages = inbox.messages.slice(cut);
-      archived = old.length;
-    }
-    if (newlyRead.length || archived || !fs.existsSync(inboxFile)) writeJson(inboxFile, inbox);
-    try {
-      fs.unlinkSync(spoolFile);
-    } catch {
-      /* no spool */
-    }
+    const archived = newlyRead.length || !fs.existsSync(inboxFile) ? saveInbox(ctx, team, agent, inbox, []) : 0;
     return { messages: unreadOnly ? newlyRead : inbox.messages, newlyRead: newlyRead.length, archived, total: inbox.messages.length };
   });
   if (result.newlyRead) {
@@ -235,7 +245,6 @@ export async function markRead(ctx: Ctx, team: string, agent: string, ids: strin
   if (!ids.length) return 0;
   const want = new Set(ids);
   const inboxFile = ctx.paths.inbox(team, agent);
-  const spoolFile = ctx.paths.spool(team, agent);
   const n = await withLock(inboxFile, () => {
     const inbox = readJson(inboxFile, checkInbox) ?? { messages: [] };
     const known = new Set(inbox.messages.map((m) => m.id));
@@ -246,17 +255,7 @@ export async function markRead(ctx: Ctx, team: string, agent: string, ids: strin
     for (const m of inbox.messages) if (want.has(m.id) && !m.read) { m.read = true; marked++; }
     for (const m of moved) { m.read = true; marked++; }
     inbox.messages.push(...moved);
-    if (inbox.messages.length > ARCHIVE_AT) {
-      const cut = inbox.messages.length - KEEP_READ;
-      appendText(ctx.paths.archive(team, agent), inbox.messages.slice(0, cut).map((m) => JSON.stringify(m)).join("\n") + "\n", { sync: true });
-      inbox.messages = inbox.messages.slice(cut);
-    }
-    if (marked) writeJson(inboxFile, inbox);
-    // Rewrite the spool with what is still unread (atomic replace; senders wait on the same lock).
-    if (moved.length) {
-      if (rest.length) writeFileAtomicText(spoolFile, rest.map((m) => JSON.stringify(m)).join("\n") + "\n");
-      else try { fs.unlinkSync(spoolFile); } catch { /* gone */ }
-    }
+    if (marked) saveInbox(ctx, team, agent, inbox, rest);
     return marked;
   });
   if (n) await appendEvent(ctx, team, "message.read", { agent, count: n, ids: ids.slice(0, 50) });

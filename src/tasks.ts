@@ -158,6 +158,8 @@ export function rebuildIndex(ctx: Ctx, team: string): TaskIndex {
 export async function inTasks<T>(ctx: Ctx, team: string, fn: (tx: Tx) => T): Promise<T> {
   readTeam(ctx, team);
   return withLock(ctx.paths.taskIndex(team), () => {
+    // Deleted while we waited for the lock: do not resurrect the team's task files.
+    if (!fs.existsSync(ctx.paths.teamConfig(team))) throw new TeamsError("NOT_FOUND", `team "${team}" was deleted.`, { team });
     const { index, rebuilt } = loadIndex(ctx, team);
     const tx = new Tx(ctx, team, index);
     tx.indexChanged = rebuilt;

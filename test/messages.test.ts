@@ -188,3 +188,18 @@ describe("inbox archive", () => {
     expect((await readInbox(w.as("qa"), "t", { unread_only: false })).messages.length).toBe(inbox.length);
   }, 60_000);
 });
+
+describe("crash between the inbox rewrite and the spool removal", () => {
+  it("a spool whose messages are already in the inbox file (even a big batch) yields no unread and no duplicates", async () => {
+    const w = await setup();
+    for (let i = 0; i < 250; i++) await send(w, "dev", "qa", `m${i}`);
+    const p = w.as().paths;
+    const spoolBefore = fs.readFileSync(p.spool("t", "qa"), "utf8");
+    await readInbox(w.as("qa"), "t");
+    // Simulate the crash: the merged inbox was written, but the spool was never removed.
+    fs.writeFileSync(p.spool("t", "qa"), spoolBefore);
+    expect(unreadPeek(w.as(), "t", "qa")).toEqual([]);
+    expect((await readInbox(w.as("qa"), "t")).messages).toEqual([]);
+    expect(readHistory(w.as(), "t", "qa", { limit: 1000 }).total).toBe(250);
+  });
+});
