@@ -5,7 +5,12 @@
  * enforces plan mode, and (in the lead) sweeps dead teammates' tasks.
  *
  * Host imports are type-only, so one file serves pi 0.55 (clanker's base),
- * pi 0.73 and the clanker fork.
+ * pi 0.73 and the clanker fork. Extension-API behaviour this relies on is
+ * pinned down in docs/testing-with-pi.md.
+ *
+ * Environment: CLANKER_TEAM_NAME + CLANKER_AGENT_NAME make a teammate (else the
+ * lead); CLANKER_PLAN_MODE_REQUIRED=1, CLANKER_AGENT_MODEL (set by
+ * spawn_teammate); CLANKER_TEAMS_HEARTBEAT_MS overrides the 5 s heartbeat.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -24,12 +29,61 @@ import type { Message } from "../schemas.js";
 
 export const POLL_MS = 30_000;
 const SWEEP_MS = 2_000;
-const GUARD = Symbol.for("clanker-teams.extension");
-const GREETED = Symbol.for("clanker-teams.greeted");
 const MUTATING_TOOLS = new Set(["edit", "write", "bash"]);
 
-interface Instance { started: boolean; dispose(): Promise<void> }
-type G = typeof globalThis & { [GUARD]?: Instance; [GREETED]?: boolean };
+type TimerKind = "poll" | "heartbeat" | "sweep";
+
+/** Live resources of every extension instance in this process (tests read them after /reload). */
+export interface LiveCounts { instances: number; watchers: number; poll: number; heartbeat: number; sweep: number }
+
+interface Instance { started: boolean; dispose(): void }
+
+/**
+ * What outlives one extension instance: pi re-runs the factory on /reload
+ * (and on a new session), and a package may be loaded twice in one process.
+ */
+interface ProcessState {
+  /** The instance that owns the timers and watchers now. */
+  current?: Instance;
+  /** An agent run has started in this process: deliveries may begin (never before the initial prompt). */
+  runSeen: boolean;
+  /** team/agent pairs that already told the lead they started. */
+  greeted: Set<string>;
+  /** Teams this lead process works with (survive /reload). */
+  leadTeams: Set<string>;
+  /** Presence files written by this process: marked stopped on exit. */
+  presenceFiles: Set<string>;
+  exitHook: boolean;
+  live: LiveCounts;
+}
+
+const STATE = Symbol.for("clanker-teams.process");
+type G = typeof globalThis & { [STATE]?: ProcessState; __clankerTeamsDebug?: () => LiveCounts & { teams: string[] } };
+
+function processState(): ProcessState {
+  const g = globalThis as G;
+  return (g[STATE] ??= {
+    runSeen: false, greeted: new Set(), leadTeams: new Set(), presenceFiles: new Set(), exitHook: false,
+    live: { instances: 0, watchers: 0, poll: 0, heartbeat: 0, sweep: 0 },
+  });
+}
+
+/** pi emits no session_shutdown when killed by SIGTERM/SIGHUP (a closed pane): mark our presence stopped on any exit. */
+function installExitHook(ps: ProcessState): void {
+  if (ps.exitHook) return;
+  ps.exitHook = true;
+  process.on("exit", () => {
+    for (const file of ps.presenceFiles) {
+      try {
+        const cur = JSON.parse(fs.readFileSync(file, "utf8"));
+        if (cur.pid !== process.pid || cur.state === "stopped") continue;
+        const tmp = `${file}.${process.pid}.exit.tmp`;
+        fs.writeFileSync(tmp, JSON.stringify({ ...cur, state: "stopped", heartbeatAt: Date.now() }, null, 2), { mode: 0o600 });
+        fs.renameSync(tmp, file);
+      } catch { /* best effort: staleness covers the rest */ }
+    }
+  });
+}
 
 /** Finds templates/ whether we run from dist/src/hosts or src/hosts. */
 function templatesDir(): string {
@@ -53,11 +107,16 @@ export function formatDelivery(team: string, msgs: Message[]): string {
   return [head, ...msgs.map((m) => `--- From ${m.from} (${m.timestamp.slice(11, 19)}) — ${m.summary}\n${m.content}`)].join("\n\n");
 }
 
+function heartbeatMs(env: NodeJS.ProcessEnv): number {
+  const v = Number(env.CLANKER_TEAMS_HEARTBEAT_MS);
+  return Number.isFinite(v) && v >= 50 ? v : HEARTBEAT_EVERY_MS;
+}
+
 export default function clankerTeams(pi: ExtensionAPI): void {
-  const g = globalThis as G;
-  const prev = g[GUARD];
+  const ps = processState();
   // A second copy in the same load (package installed and -e): register nothing twice.
-  if (prev && !prev.started) return;
+  if (ps.current && !ps.current.started) return;
+  const prev = ps.current;
   const env = process.env;
   const myTeam = env.CLANKER_TEAM_NAME?.trim() || undefined;
   const myName = env.CLANKER_AGENT_NAME?.trim() || undefined;
@@ -66,55 +125,66 @@ export default function clankerTeams(pi: ExtensionAPI): void {
 
   let cwd = process.cwd();
   let lastCtx: ExtensionContext | undefined;
-  let firstTurnSeen = false;
   let busy = false;
-  let shuttingDown = false;
+  /** Between agent_end and one macrotask later: pi 0.73 strands a follow-up sent then. */
+  let ending = false;
+  let shutdownWanted = false;
+  let shutdownCalled = false;
   let disposed = false;
   const teams = new Set<string>();
   const watchers = new Map<string, fs.FSWatcher>();
   const delivering = new Map<string, Promise<void>>();
   const again = new Set<string>();
-  const timers: NodeJS.Timeout[] = [];
+  const timers: Array<{ t: NodeJS.Timeout; kind: TimerKind }> = [];
   const ctxFor = (): Ctx => makeCtx({ actor, cwd, runHook: runCompletionHook });
 
   const instance: Instance = {
     started: false,
-    async dispose() {
+    dispose() {
       if (disposed) return;
       disposed = true;
-      for (const t of timers) clearInterval(t);
+      for (const { t, kind } of timers) { clearInterval(t); ps.live[kind]--; }
       timers.length = 0;
-      for (const w of watchers.values()) w.close();
-      watchers.clear();
-      process.off("exit", onExit);
-      if (g[GUARD] === instance) delete g[GUARD];
-      if (role === "teammate") await presence({ state: "stopped" });
+      for (const team of [...watchers.keys()]) unwatch(team);
+      if (ps.current === instance) ps.current = undefined;
+      ps.live.instances--;
+      // Presence is not marked stopped here: on /reload the next instance takes over at once (a
+      // "stopped" in between would let the lead's sweep release our tasks); the exit hook marks a real exit.
     },
   };
-  g[GUARD] = instance;
+  ps.current = instance;
+  ps.live.instances++;
+  installExitHook(ps);
 
-  // pi does not emit session_shutdown when killed (SIGTERM/SIGHUP from a closed pane): mark the presence stopped on exit.
-  const onExit = () => {
-    if (disposed || role !== "teammate" || !myTeam) return;
-    try {
-      const file = ctxFor().paths.runtimeFile(myTeam, actor);
-      const cur = JSON.parse(fs.readFileSync(file, "utf8"));
-      if (cur.pid === process.pid) fs.writeFileSync(file, JSON.stringify({ ...cur, state: "stopped", heartbeatAt: Date.now() }, null, 2), { mode: 0o600 });
-    } catch { /* best effort */ }
-  };
-  process.on("exit", onExit);
+  (globalThis as G).__clankerTeamsDebug = () => ({ ...ps.live, teams: [...(ps.current === instance ? teams : [])] });
 
-  // Debug counters for tests (one watcher, one heartbeat after /reload).
-  (g as unknown as Record<string, unknown>).__clankerTeamsDebug = { watchers: () => watchers.size, timers: () => timers.length, teams: () => [...teams] };
+  function every(kind: TimerKind, ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref?.();
+    timers.push({ t, kind });
+    ps.live[kind]++;
+  }
 
-  async function presence(patch: Record<string, unknown>): Promise<void> {
-    if (!myTeam || role !== "teammate") return;
-    try {
-      const ctx = ctxFor();
-      const current = listTasks(ctx, myTeam).find((t) => t.owner === actor && (t.status === "in_progress" || t.status === "planning"));
-      await writePresence(ctx, myTeam, actor, { pid: process.pid, heartbeatAt: Date.now(), pane: env.TMUX_PANE ?? env.WEZTERM_PANE ?? env.ZELLIJ_PANE_ID, currentTask: current?.id, ...patch });
-      updateStatusLine(current?.id);
-    } catch { /* the team may be gone; never crash the host */ }
+  /** Teams whose presence file this process keeps. */
+  function presenceTeams(): string[] {
+    return role === "teammate" ? [myTeam!] : [...teams];
+  }
+
+  async function presence(patch: Record<string, unknown>, only?: string): Promise<void> {
+    for (const team of only ? [only] : presenceTeams()) {
+      try {
+        const ctx = ctxFor();
+        const current = listTasks(ctx, team).find((t) => t.owner === actor && (t.status === "in_progress" || t.status === "planning"));
+        const file = ctx.paths.runtimeFile(team, actor);
+        await writePresence(ctx, team, actor, { pid: process.pid, heartbeatAt: Date.now(), pane: env.TMUX_PANE ?? env.WEZTERM_PANE ?? env.ZELLIJ_PANE_ID, currentTask: current?.id, ...patch });
+        ps.presenceFiles.add(file);
+        if (team === (myTeam ?? [...teams][0])) updateStatusLine(current?.id);
+      } catch { /* the team may be gone; never crash the host */ }
+    }
+  }
+
+  function stateNow(): string {
+    return busy ? "busy" : "idle";
   }
 
   function updateStatusLine(taskId?: string): void {
@@ -126,14 +196,15 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     } catch { /* status is cosmetic */ }
   }
 
-  /** Delivers unread mail of one team into the conversation; single-flight per team. */
+  /** Delivers unread mail of one team into the conversation, then marks exactly those read; single-flight per team. */
   function deliver(team: string): Promise<void> {
-    if (disposed || !firstTurnSeen) return Promise.resolve();
+    if (disposed || !ps.runSeen || ending) return Promise.resolve();
     const running = delivering.get(team);
     if (running) { again.add(team); return running; }
     const p = (async () => {
       do {
         again.delete(team);
+        if (ending || disposed) break; // agent_end's deferred flush picks these up
         const ctx = ctxFor();
         let msgs: Message[];
         try { msgs = unreadPeek(ctx, team, actor); } catch { return; }
@@ -150,27 +221,49 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     return p;
   }
 
+  function deliverAll(): void {
+    for (const t of teams) void deliver(t);
+  }
+
+  /** The lead approved our shutdown: let the current turn finish, then exit. */
   function requestShutdown(): void {
-    if (shuttingDown) return;
-    shuttingDown = true;
+    shutdownWanted = true;
     void presence({ shutdownRequested: true });
-    // Deferred by the host until the current turn ends.
-    lastCtx?.shutdown();
+    if (!busy) shutdownNow();
+  }
+
+  function shutdownNow(): void {
+    if (shutdownCalled || !lastCtx) return;
+    shutdownCalled = true;
+    try { lastCtx.shutdown(); } catch { /* stale context */ }
   }
 
   function watch(team: string): void {
     if (teams.has(team) || disposed) return;
     teams.add(team);
+    if (role === "lead") ps.leadTeams.add(team);
     const ctx = ctxFor();
     const dir = ctx.paths.messagesDir(team);
     const spoolName = path.basename(ctx.paths.spool(team, actor));
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       const w = fs.watch(dir, (_ev, file) => { if (!file || file.toString() === spoolName) void deliver(team); });
-      w.on("error", () => { w.close(); watchers.delete(team); });
+      w.on("error", () => unwatch(team, false));
       watchers.set(team, w);
+      ps.live.watchers++;
     } catch { /* polling still delivers */ }
     void deliver(team);
+  }
+
+  /** Stops watching a team's inbox (forget: also stop delivering and heartbeating for it). */
+  function unwatch(team: string, forget = true): void {
+    const w = watchers.get(team);
+    if (w) {
+      watchers.delete(team);
+      ps.live.watchers--;
+      try { w.close(); } catch { /* closed */ }
+    }
+    if (forget) teams.delete(team);
   }
 
   // ---- tools ----
@@ -184,10 +277,12 @@ export default function clankerTeams(pi: ExtensionAPI): void {
         if (ectx?.cwd) cwd = ectx.cwd;
         const r = await callTool(ctxFor(), tool.name, params);
         const team = (params as { team_name?: unknown })?.team_name;
-        if (role === "lead" && typeof team === "string" && tool.name !== "team_delete") {
-          try { if (findMember(readTeam(ctxFor(), team), LEAD_NAME)) watch(team); } catch { /* not a team */ }
+        if (role === "lead" && typeof team === "string" && tool.name !== "team_delete" && !teams.has(team)) {
+          try {
+            if (findMember(readTeam(ctxFor(), team), LEAD_NAME)) { watch(team); void presence({ state: stateNow(), startedAt: Date.now() }, team); }
+          } catch { /* not a team */ }
         }
-        if (tool.name === "team_delete" && typeof team === "string") { watchers.get(team)?.close(); watchers.delete(team); teams.delete(team); }
+        if (tool.name === "team_delete" && typeof team === "string") { unwatch(team); ps.leadTeams.delete(team); }
         return { content: [{ type: "text" as const, text: r.text }], details: r.details };
       },
     } as never);
@@ -197,28 +292,30 @@ export default function clankerTeams(pi: ExtensionAPI): void {
   async function start(ctx: ExtensionContext): Promise<void> {
     lastCtx = ctx;
     if (ctx.cwd) cwd = ctx.cwd;
-    if (instance.started) return;
+    if (instance.started || disposed) return;
     instance.started = true;
-    if (prev && prev !== instance) await prev.dispose(); // a reload whose shutdown we did not see
-    g[GUARD] = instance;
-    timers.push(setInterval(() => { for (const t of teams) void deliver(t); }, POLL_MS));
+    if (prev && prev !== instance) prev.dispose(); // a reload whose session_shutdown we did not see
+    ps.current = instance;
+    every("poll", POLL_MS, deliverAll);
+    every("heartbeat", heartbeatMs(env), () => void presence({ state: stateNow() }));
     if (role === "teammate") {
       watch(myTeam!);
       await presence({ state: "starting", startedAt: Date.now() });
-      timers.push(setInterval(() => void presence({ state: busy ? "busy" : "idle" }), HEARTBEAT_EVERY_MS));
-      if (!g[GREETED]) {
-        g[GREETED] = true;
+      const key = `${myTeam}/${actor}`;
+      if (!ps.greeted.has(key)) {
+        ps.greeted.add(key);
         try {
           await sendMessage(ctxFor(), myTeam!, { recipient: LEAD_NAME, summary: `${actor} started`, content: `${actor} is up (pid ${process.pid}${ctx.model ? `, model ${ctx.model.provider}/${ctx.model.id}` : ""}) and is working on its initial prompt.`, kind: "teammate_started" });
         } catch { /* not a member (yet): the lead sees the presence file */ }
       }
     } else {
-      if (myTeam) watch(myTeam);
-      timers.push(setInterval(() => {
+      if (myTeam) ps.leadTeams.add(myTeam);
+      for (const t of ps.leadTeams) watch(t);
+      if (teams.size) await presence({ state: stateNow() });
+      every("sweep", SWEEP_MS, () => {
         for (const t of teams) void recoverAbandoned(ctxFor(), t).catch(() => undefined);
-      }, SWEEP_MS));
+      });
     }
-    for (const t of timers) t.unref?.();
   }
 
   pi.on("session_start", async (_e, ctx) => start(ctx));
@@ -229,16 +326,29 @@ export default function clankerTeams(pi: ExtensionAPI): void {
   pi.on("agent_start", async (_e, ctx) => {
     lastCtx = ctx;
     if (!instance.started) await start(ctx);
-    firstTurnSeen = true;
     busy = true;
+    ending = false;
+    const first = !ps.runSeen;
+    ps.runSeen = true;
+    // Mail that arrived before the first run (e.g. the task the lead assigned at spawn) joins this run as a follow-up.
+    if (first) deliverAll();
     await presence({ state: "busy" });
   });
   pi.on("agent_end", async (_e, ctx) => {
     lastCtx = ctx;
     busy = false;
-    await presence({ state: "idle" });
-    // pi 0.73 strands a message sent from inside agent_end until the next prompt: send after it returns.
-    setTimeout(() => { for (const t of teams) void deliver(t); }, 0);
+    // pi 0.73 strands a follow-up sent while agent_end is being handled (until the next prompt):
+    // hold deliveries until one macrotask after this handler returns, then flush.
+    ending = true;
+    try {
+      await presence({ state: "idle" });
+    } finally {
+      setTimeout(() => {
+        ending = false;
+        if (shutdownWanted) return shutdownNow();
+        deliverAll();
+      }, 0);
+    }
   });
 
   pi.on("before_agent_start", async (event) => {
@@ -250,13 +360,13 @@ export default function clankerTeams(pi: ExtensionAPI): void {
   function teammatePrompt(): string {
     let teammates = "none yet";
     let planMode = env.CLANKER_PLAN_MODE_REQUIRED === "1";
-    let model = env.CLANKER_AGENT_MODEL ?? lastCtx?.model?.id ?? "default";
+    let model = env.CLANKER_AGENT_MODEL ?? (lastCtx?.model ? `${lastCtx.model.provider}/${lastCtx.model.id}` : "default");
     try {
       const cfg = readTeam(ctxFor(), myTeam!);
       const others = cfg.members.filter((m) => m.name !== actor && m.role !== "lead").map((m) => m.name);
       if (others.length) teammates = others.join(", ");
       const me = findMember(cfg, actor);
-      if (me?.planModeRequired !== undefined) planMode = me.planModeRequired;
+      if (me?.planModeRequired !== undefined) planMode = me.planModeRequired || planMode;
       if (me?.model) model = me.model;
     } catch { /* team gone */ }
     return render("teammate.md", { name: actor, team: myTeam!, lead: LEAD_NAME, teammates, model, planMode: planMode ? render("plan-mode.md", {}) : "" });
@@ -268,15 +378,23 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     const ctx = ctxFor();
     try {
       const me = findMember(readTeam(ctx, myTeam!), actor);
-      if (me?.planModeRequired !== undefined) planMode = me.planModeRequired;
+      if (me?.planModeRequired) planMode = true;
     } catch { /* keep env */ }
     if (!planMode) return undefined;
-    const mine = listTasks(ctx, myTeam!).filter((t) => t.owner === actor && (t.status === "in_progress" || t.status === "planning"));
-    if (!mine.length) return { block: true, reason: `Plan mode: ${event.toolName} is blocked until you hold a task with an approved plan. Claim a task (task_claim), submit your plan with task_submit_plan, and wait for ${LEAD_NAME}'s approval.` };
-    const tasks = mine.map((s) => getTask(ctx, myTeam!, s.id));
-    if (tasks.some((t) => t.planStatus === "approved")) return undefined;
-    const t = tasks[0];
-    const why = t.planStatus === "submitted" ? `your plan for task #${t.id} is waiting for ${LEAD_NAME}'s approval; wait for the message` : t.planStatus === "rejected" ? `your plan for task #${t.id} was rejected (${t.planFeedback ?? "see feedback"}); revise it and task_submit_plan again` : `submit your plan for task #${t.id} with task_submit_plan first`;
+    let tasks;
+    try {
+      const mine = listTasks(ctx, myTeam!).filter((t) => t.owner === actor && (t.status === "in_progress" || t.status === "planning" || t.status === "pending"));
+      tasks = mine.map((s) => getTask(ctx, myTeam!, s.id));
+    } catch (e) {
+      return { block: true, reason: `Plan mode: ${event.toolName} is blocked: the task list of team "${myTeam}" cannot be read (${(e as Error).message}).` };
+    }
+    if (tasks.some((t) => t.planStatus === "approved" && t.status === "in_progress")) return undefined;
+    if (!tasks.length) return { block: true, reason: `Plan mode: ${event.toolName} is blocked until you hold a task with an approved plan. Claim a task (task_claim), submit your plan with task_submit_plan, and wait for ${LEAD_NAME}'s approval.` };
+    const t = tasks.find((x) => x.status !== "pending") ?? tasks[0]!;
+    const why = t.planStatus === "submitted" ? `your plan for task #${t.id} is waiting for ${LEAD_NAME}'s approval (task_submit_plan done); wait for the message`
+      : t.planStatus === "rejected" ? `your plan for task #${t.id} was rejected (${t.planFeedback ?? "see feedback"}); revise it and call task_submit_plan again`
+      : t.planStatus === "approved" ? `your plan for task #${t.id} is approved but the task is ${t.status} (still blocked?); wait until it is in_progress`
+      : `submit your plan for task #${t.id} with task_submit_plan first, then wait for ${LEAD_NAME}'s approval`;
     return { block: true, reason: `Plan mode: ${event.toolName} is blocked: ${why}.` };
   });
 }
