@@ -34,7 +34,7 @@ const MUTATING_TOOLS = new Set(["edit", "write", "bash"]);
 type TimerKind = "poll" | "heartbeat" | "sweep";
 
 /** Live resources of every extension instance in this process (tests read them after /reload). */
-export interface LiveCounts { instances: number; watchers: number; poll: number; heartbeat: number; sweep: number }
+export interface LiveCounts { loads: number; instances: number; watchers: number; poll: number; heartbeat: number; sweep: number }
 
 interface Instance { started: boolean; dispose(): void }
 
@@ -64,7 +64,7 @@ function processState(): ProcessState {
   const g = globalThis as G;
   return (g[STATE] ??= {
     runSeen: false, greeted: new Set(), leadTeams: new Set(), presenceFiles: new Set(), exitHook: false,
-    live: { instances: 0, watchers: 0, poll: 0, heartbeat: 0, sweep: 0 },
+    live: { loads: 0, instances: 0, watchers: 0, poll: 0, heartbeat: 0, sweep: 0 },
   });
 }
 
@@ -114,6 +114,7 @@ function heartbeatMs(env: NodeJS.ProcessEnv): number {
 
 export default function clankerTeams(pi: ExtensionAPI): void {
   const ps = processState();
+  ps.live.loads++; // factory calls, duplicates included (tests)
   // A second copy in the same load (package installed and -e): register nothing twice.
   if (ps.current && !ps.current.started) return;
   const prev = ps.current;

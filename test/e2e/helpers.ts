@@ -77,8 +77,16 @@ export function makeWorld(script: Script, extraEnv: Record<string, string> = {})
     presence: (team, agent) => readJson(p.runtimeFile(team, agent)),
     inbox: (team, agent) => readJson(p.inbox(team, agent)),
     spool: (team, agent) => readJsonl(p.spool(team, agent)),
-    cleanup: () => rmTmp(tmp),
+    cleanup: () => removeTree(tmp),
   };
+}
+
+/** rm -rf that tolerates processes still writing into the tree for a moment (E2E_KEEP=1 keeps it). */
+export function removeTree(dir: string): void {
+  if (process.env.E2E_KEEP) return void console.log(`kept ${dir}`);
+  for (let i = 0; ; i++) {
+    try { return rmTmp(dir); } catch (e) { if (i >= 5) throw e; execFileSync("sleep", ["0.2"]); }
+  }
 }
 
 /** A throwaway git repo with an executable completion hook that appends the task JSON to `marker`. */

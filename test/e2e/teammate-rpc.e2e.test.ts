@@ -122,7 +122,7 @@ for (const version of PI_VERSIONS) {
         // before reload: counters and heartbeat rate
         await pi.run("counters before");
         const before = lastCounters(w);
-        expect(before).toMatchObject({ instances: 1, watchers: 1, heartbeat: 1, poll: 1, sweep: 0 });
+        expect(before).toMatchObject({ loads: 2, instances: 1, watchers: 1, heartbeat: 1, poll: 1, sweep: 0 }); // loaded twice, one instance
         const beatsBefore = await heartbeatsDuring(w, team, "alice", 3000);
 
         // reload (ctx.reload via a command): the factory runs again. The presence never says "stopped"
