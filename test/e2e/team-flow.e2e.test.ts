@@ -7,7 +7,8 @@
  * registering once). The teammate
  * greets the lead, claims the task, completes it (the repo's completion hook
  * runs and leaves a marker), reports with send_message, and the report wakes
- * the lead (a new lead run). Finally a shutdown_request makes the interactive
+ * the lead (a new lead run). /reload typed into the teammate's pane keeps delivery
+ * going (exactly once). Finally a shutdown_request makes the interactive
  * teammate exit cleanly, its presence saying "stopped".
  * Every step is checked in the files and the event log.
  */
@@ -16,14 +17,14 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { sendMessage } from "../../dist/src/index.js";
 import { PI_VERSIONS, agentCmdEnv, killTmuxServer, uniqueSocket, writeAgentSettings } from "../support/pi-harness.js";
-import { EXT, makeRepoWithHook, makeWorld, paneHandle, startPiInOwnTmux, tmuxRun, until, type Script, type World } from "./helpers.js";
+import { EXT, makeRepoWithHook, makeWorld, paneHandle, sleep, startPiInOwnTmux, tmuxRun, until, type Script, type World } from "./helpers.js";
 
 const worlds: World[] = [];
 afterAll(() => worlds.forEach((w) => w.cleanup()));
 
 for (const version of PI_VERSIONS) {
   describe(`team flow in tmux, pi ${version}`, { timeout: 170_000 }, () => {
-    it("lead creates team+task, spawns a teammate; teammate greets, claims, completes (hook), reports; the report wakes the lead; shutdown_request stops the teammate", async () => {
+    it("lead creates team+task, spawns a teammate; teammate greets, claims, completes (hook), reports; the report wakes the lead; typed /reload keeps delivery; shutdown_request stops the teammate", async () => {
       const T = `flow${version.replace(".", "")}`;
       const script: Script = {
         agents: {
@@ -124,8 +125,22 @@ for (const version of PI_VERSIONS) {
         expect(Date.now() - wp.heartbeatAt).toBeLessThan(20_000);
         expect(w.presence(T, "team-lead")).toMatchObject({ agent: "team-lead", pane: leadPane.paneId });
 
-        // shutdown_request: the interactive teammate exits cleanly and says so
+        // /reload typed into the teammate's pane: the extension restarts (presence startedAt moves, never "stopped")
+        // and mail sent afterwards, with no prompt in between, is delivered exactly once
         await until(() => w.presence(T, "worker")?.state === "idle", "worker idle");
+        const startedBefore = w.presence(T, "worker").startedAt;
+        await tmuxRun(socket, ["send-keys", "-t", worker.pane.paneId, "-l", "/reload"]);
+        await sleep(300);
+        await tmuxRun(socket, ["send-keys", "-t", worker.pane.paneId, "Enter"]);
+        await until(() => w.presence(T, "worker")?.startedAt > startedBefore, "worker extension restarted by /reload", 30_000,
+          async () => (await workerPane.capture()).slice(-800));
+        await sendMessage(w.ctx(), T, { recipient: "worker", summary: "after reload", content: "PING-AFTER-TYPED-RELOAD" });
+        await until(() => w.calls("worker").some((c) => c.lastText.includes("PING-AFTER-TYPED-RELOAD")), "worker sees mail after /reload", 30_000);
+        await until(() => w.presence(T, "worker")?.state === "idle", "worker idle again");
+        await sleep(500);
+        expect(w.calls("worker").filter((c) => c.lastText.includes("PING-AFTER-TYPED-RELOAD"))).toHaveLength(1);
+
+        // shutdown_request: the interactive teammate exits cleanly and says so
         await sendMessage(w.ctx(), T, { recipient: "worker", summary: "Shutdown approved", content: "finish and exit", kind: "shutdown_request" });
         await until(async () => !(await workerPane.isAlive()), "worker pane's pi to exit", 30_000, async () => w.presence(T, "worker"));
         expect(w.presence(T, "worker")).toMatchObject({ state: "stopped", shutdownRequested: true, pid: wp.pid });

@@ -124,6 +124,7 @@ for (const version of PI_VERSIONS) {
         const before = lastCounters(w);
         expect(before).toMatchObject({ loads: 2, instances: 1, watchers: 1, heartbeat: 1, poll: 1, sweep: 0 }); // loaded twice, one instance
         const beatsBefore = await heartbeatsDuring(w, team, "alice", 3000);
+        expect(beatsBefore).toBeLessThanOrEqual(13);
 
         // reload (ctx.reload via a command): the factory runs again. The presence never says "stopped"
         // meanwhile (the lead's sweep would release our tasks).
@@ -145,9 +146,9 @@ for (const version of PI_VERSIONS) {
         const after = lastCounters(w);
         expect(after).toMatchObject({ instances: 1, watchers: 1, heartbeat: 1, poll: 1, sweep: 0 });
         const beatsAfter = await heartbeatsDuring(w, team, "alice", 3000);
-        // 300 ms heartbeat over 3 s: ~10 writes with one timer, ~20 with two
+        // 300 ms heartbeat over 3 s: ~10 writes with one timer, ~20 with two (a loaded box only lowers it)
         expect(beatsAfter).toBeLessThanOrEqual(13);
-        expect(beatsAfter).toBeLessThanOrEqual(beatsBefore * 1.5 + 2);
+        expect(beatsAfter).toBeGreaterThanOrEqual(3); // and it still beats
         expect(callsSeeing(w.calls("alice"), "AFTER-RELOAD-PING")).toHaveLength(1);
         expect(w.spool(team, "alice")).toEqual([]);
         expect(pi.events.filter((e) => e.type === "extension_error")).toEqual([]);
