@@ -28,7 +28,10 @@ export async function until<T>(cond: () => T | Promise<T>, what: string, timeout
   for (;;) {
     const v = await cond();
     if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${show ? `; last: ${JSON.stringify(show()).slice(0, 2000)}` : ""}`);
+    if (Date.now() > end) {
+      const last = show ? await show() : undefined;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${show ? `; last: ${typeof last === "string" ? last : JSON.stringify(last)}`.slice(0, 3000) : ""}`);
+    }
     await sleep(100);
   }
 }

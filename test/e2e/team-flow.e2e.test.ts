@@ -8,15 +8,16 @@
  * greets the lead, claims the task, completes it (the repo's completion hook
  * runs and leaves a marker), reports with send_message, and the report wakes
  * the lead (a new lead run). /reload typed into the teammate's pane keeps delivery
- * going (exactly once). Finally a shutdown_request makes the interactive
+ * going (exactly once). Finally a shutdown_request, sent while the teammate is
+ * busy, lets it finish the turn and then makes the interactive
  * teammate exit cleanly, its presence saying "stopped".
  * Every step is checked in the files and the event log.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { sendMessage } from "../../dist/src/index.js";
-import { PI_VERSIONS, agentCmdEnv, killTmuxServer, uniqueSocket, writeAgentSettings } from "../support/pi-harness.js";
+import { PI_VERSIONS, agentCmdEnv, killTmuxServer, uniqueSocket, writeAgentSettings, writeScript } from "../support/pi-harness.js";
 import { EXT, makeRepoWithHook, makeWorld, paneHandle, sleep, startPiInOwnTmux, tmuxRun, until, type Script, type World } from "./helpers.js";
 
 const worlds: World[] = [];
@@ -55,6 +56,7 @@ for (const version of PI_VERSIONS) {
                 ],
               },
               { when: "gives you this assignment", on: "user", times: 1, reply: { tool: "task_claim", args: { team_name: T } } },
+              { when: "SLOW-JOB", on: "user", reply: { text: "slow job finished", waitForFile: "(set below: not templated)" } },
             ],
             default: { text: "worker idle" },
           },
@@ -62,6 +64,9 @@ for (const version of PI_VERSIONS) {
       };
       const w = makeWorld(script, { CLANKER_TEAMS_AGENT_CMD: agentCmdEnv(version), CLANKER_SHUTDOWN_GRACE_MS: "10000" });
       worlds.push(w);
+      const release = join(w.tmp, "release-slow-job");
+      (script.agents!.worker!.rules!.find((r) => r.when === "SLOW-JOB")!.reply as { waitForFile: string }).waitForFile = release;
+      writeScript(w.scriptFile, script);
       const repo = join(w.tmp, "repo");
       const marker = join(w.tmp, "hook-marker.txt");
       makeRepoWithHook(repo, marker);
@@ -140,9 +145,16 @@ for (const version of PI_VERSIONS) {
         await sleep(500);
         expect(w.calls("worker").filter((c) => c.lastText.includes("PING-AFTER-TYPED-RELOAD"))).toHaveLength(1);
 
-        // shutdown_request: the interactive teammate exits cleanly and says so
+        // shutdown_request while the teammate is busy: it finishes its turn, then exits cleanly and says so
+        await sendMessage(w.ctx(), T, { recipient: "worker", summary: "slow job", content: "SLOW-JOB" });
+        await until(() => w.presence(T, "worker")?.state === "busy", "worker busy with the slow job");
         await sendMessage(w.ctx(), T, { recipient: "worker", summary: "Shutdown approved", content: "finish and exit", kind: "shutdown_request" });
-        await until(async () => !(await workerPane.isAlive()), "worker pane's pi to exit", 30_000, async () => w.presence(T, "worker"));
+        await until(() => w.presence(T, "worker")?.shutdownRequested, "shutdown request seen");
+        await sleep(1000);
+        expect(await workerPane.isAlive()).toBe(true); // the turn is not cut short
+        writeFileSync(release, "");
+        await until(async () => !(await workerPane.isAlive()), "worker pane's pi to exit", 30_000, async () => ({ presence: w.presence(T, "worker"), screen: (await workerPane.capture()).slice(-1500) }));
+        expect(w.calls("worker").find((c) => c.lastText.includes("SLOW-JOB"))?.reply?.text).toBe("slow job finished");
         expect(w.presence(T, "worker")).toMatchObject({ state: "stopped", shutdownRequested: true, pid: wp.pid });
         expect(await leadPane.isAlive()).toBe(true);
       } finally {
