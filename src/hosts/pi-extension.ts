@@ -212,7 +212,9 @@ export default function clankerTeams(pi: ExtensionAPI): void {
         if (!msgs.length) continue;
         const shutdown = msgs.filter((m) => m.kind === "shutdown_request" && role === "teammate");
         const rest = msgs.filter((m) => !shutdown.includes(m));
-        if (rest.length) pi.sendUserMessage(formatDelivery(team, rest), { deliverAs: "followUp" });
+        try {
+          if (rest.length) pi.sendUserMessage(formatDelivery(team, rest), { deliverAs: "followUp" });
+        } catch { return; } // a stale instance (after reload): leave them unread for the current one
         await markRead(ctx, team, actor, msgs.map((m) => m.id)).catch(() => undefined);
         if (shutdown.length) requestShutdown();
       } while (again.has(team) && !disposed);
