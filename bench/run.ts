@@ -14,6 +14,7 @@ import { benchStaleLock } from "./stale-lock.js";
 import { benchRecovery } from "./recovery.js";
 import { benchMicro } from "./micro.js";
 import { benchLock } from "./lock.js";
+import { benchDelivery } from "./delivery.js";
 import { metricMet, round, type BenchOptions, type BenchResult } from "./util.js";
 
 const BENCHES: Record<string, { run: (o: BenchOptions) => Promise<BenchResult>; inQuick: boolean; about: string }> = {
@@ -25,7 +26,30 @@ const BENCHES: Record<string, { run: (o: BenchOptions) => Promise<BenchResult>; 
   "recovery-remote": { run: (o) => benchRecovery(o, "remote"), inQuick: false, about: "SIGKILLed task owner, other host (heartbeat, ~35 s)" },
   lock: { run: benchLock, inQuick: true, about: "lock hand-off rate: 16 processes, one lock, tiny sections" },
   micro: { run: benchMicro, inQuick: true, about: "in-process cost breakdown" },
+  "delivery-0.73": { run: (o) => deliveryBench(o, "0.73"), inQuick: true, about: "send → idle recipient's new turn, real pi 0.73 (extension, scripted model)" },
+  "delivery-0.55": { run: (o) => deliveryBench(o, "0.55"), inQuick: false, about: "send → idle recipient's new turn, real pi 0.55" },
 };
+
+/** Idle delivery latency into a real pi; benchDelivery throws on a lost, doubled or truncated message. */
+async function deliveryBench(o: BenchOptions, version: "0.73" | "0.55"): Promise<BenchResult> {
+  const n = o.quick ? 20 : 50;
+  const name = `delivery-${version}`;
+  try {
+    const r = await benchDelivery({ messages: n, version });
+    return {
+      name, title: BENCHES[name].about,
+      metrics: [
+        { name: "latency p50", value: round(r.p50, 1), unit: "ms" },
+        { name: "latency p99", value: round(r.p99, 1), unit: "ms", target: { op: "<=", value: 1000 } },
+        { name: "latency max", value: round(r.max, 1), unit: "ms" },
+      ],
+      checks: [{ name: `${r.n} messages each delivered exactly once, full text, none left unread`, ok: r.n === n }],
+      details: { samples: r.samples },
+    };
+  } catch (e) {
+    return { name, title: BENCHES[name].about, metrics: [], checks: [{ name: "every message delivered exactly once", ok: false, detail: (e as Error).message }] };
+  }
+}
 
 function usage(): string {
   return [
