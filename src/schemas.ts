@@ -81,13 +81,24 @@ export const TaskSummarySchema = z.object({
 }).loose();
 export type TaskSummary = z.infer<typeof TaskSummarySchema>;
 
+/** tasks.json: a snapshot of the index; the changes since are in tasks.log.jsonl (see docs/storage.md). */
 export const TaskIndexSchema = z.object({
   nextId: z.number().int().positive(),
   tasks: z.record(z.string(), TaskSummarySchema),
-  /** Ids whose task files the last transaction was writing: re-read from the files on load (crash repair). */
+  /** Ids whose rows may be stale (a writer was replacing their files): re-read from the files. */
   pending: z.array(z.string()).optional(),
+  /** The change log that continues this snapshot: its id (header line) and the byte offset to read from. */
+  log: z.object({ id: z.string(), offset: z.number().int().nonnegative() }).optional(),
 }).loose();
 export type TaskIndex = z.infer<typeof TaskIndexSchema>;
+
+/** One line of tasks.log.jsonl: the header naming the log, a task's new row, or a task whose row is about to change. */
+export const TaskLogLineSchema = z.union([
+  z.object({ log: z.string() }).loose(),
+  z.object({ row: TaskSummarySchema }).loose(),
+  z.object({ pending: z.string() }).loose(),
+]);
+export type TaskLogLine = z.infer<typeof TaskLogLineSchema>;
 
 export const MessageSchema = z.object({
   id: z.string(),

@@ -1,35 +1,37 @@
 /**
- * Tasks: one file per task plus the tasks.json index, all mutations of a
- * team's tasks under one lock (the index's), so id allocation, dependency
- * edges and claims are atomic across tasks. Status rules live here.
+ * Tasks: one file per task (the source of truth) plus the index task_list
+ * reads (task-index.ts). Status rules live here.
+ *
+ * Locks: a change to one task holds only that task's lock (the lock of
+ * `task_<id>.json`); its fsync'd temp copy is written before the lock is
+ * taken, so the lock covers a compare and a rename. Creating a task takes no
+ * lock: the id is reserved with an exclusive file (task-index.ts reserveId).
+ * Changes that span tasks (dependency edges) run in a transaction under the
+ * team's tasks lock (the lock of tasks.json) and take the task locks of what
+ * they write, in id order, after it. No path takes the team lock while
+ * holding a task lock, so there is no deadlock.
  */
 import fs from "node:fs";
 import type { Ctx } from "./context.js";
 import { TeamsError, invalid } from "./errors.js";
 import { appendEvent } from "./events.js";
 import { sendMessage, systemMessage } from "./messages.js";
-import {
-  TaskIndexSchema, TaskSchema, TaskStatus, parseWith,
-  type Task, type TaskIndex, type TaskSummary,
-} from "./schemas.js";
-import { readJson, writeJson } from "./store/json-file.js";
+import { TaskStatus, type Task, type TaskIndex, type TaskSummary } from "./schemas.js";
 import { withLock } from "./store/lock.js";
 import { LEAD_NAME, validateTaskId } from "./store/paths.js";
+import {
+  commitTemp, compact, compactIfIdle, compactLocked, discardTemp, fillReservation, logPending, logRow,
+  peekNextId, readIndex, readTaskFile, reserveId, rowChanged, summaryOf, writeTemp,
+  type TaskRead,
+} from "./task-index.js";
 import { isLead, readTeam, requireMember } from "./teams.js";
+
+export { rebuildIndex } from "./task-index.js";
 
 export const MAX_SUBJECT_CHARS = 200;
 export const MAX_DESCRIPTION_BYTES = 64 * 1024;
 export const MAX_PLAN_BYTES = 64 * 1024;
 const FINISHED = new Set<TaskStatus>(["completed", "deleted"]);
-
-const checkTask = (v: unknown) => parseWith(TaskSchema, v, "task");
-const checkIndex = (v: unknown) => parseWith(TaskIndexSchema, v, "task index");
-
-function summary(t: Task): TaskSummary {
-  const s: TaskSummary = { id: t.id, subject: t.subject, status: t.status, blockedBy: t.blockedBy, blocks: t.blocks, createdAt: t.createdAt };
-  if (t.owner) s.owner = t.owner;
-  return s;
-}
 
 function text(field: string, v: unknown, max: number, opts: { bytes?: boolean; allowEmpty?: boolean } = {}): string {
   if (typeof v !== "string") throw invalid(field, `must be a string (got ${v === undefined ? "nothing" : typeof v})`);
@@ -46,24 +48,116 @@ function status(field: string, v: unknown): TaskStatus {
   return r.data;
 }
 
-/** A transaction over one team's tasks, holding the tasks lock. */
+const serialize = (t: Task) => JSON.stringify(t, null, 2) + "\n";
+const byId = (a: string, b: string) => Number(a) - Number(b);
+
+function teamDeleted(team: string): TeamsError {
+  return new TeamsError("NOT_FOUND", `team "${team}" was deleted.`, { team });
+}
+
+function assertTeamExists(ctx: Ctx, team: string): void {
+  // Deleted while we waited or worked: do not resurrect the team's task files.
+  if (!fs.existsSync(ctx.paths.teamConfig(team))) throw teamDeleted(team);
+}
+
+function noSuchTask(ctx: Ctx, team: string, id: string, field: string): TeamsError {
+  const index = readIndex(ctx, team);
+  if (id in index.tasks) return new TeamsError("NOT_FOUND", `${field}: task "${id}" is in the index but its file is missing; it may have been removed by hand.`, { field, id });
+  const ids = Object.keys(index.tasks).sort(byId);
+  return new TeamsError("NOT_FOUND", `${field}: task "${id}" does not exist in team "${team}"${ids.length ? ` (ids ${ids[0]}–${ids[ids.length - 1]})` : " (no tasks yet)"}; task_list shows the ids.`, { field, id });
+}
+
+function readTask(ctx: Ctx, team: string, id: string, field = "task_id"): TaskRead {
+  const r = readTaskFile(ctx.paths.taskFile(team, id));
+  if (!r) throw noSuchTask(ctx, team, id, field);
+  return r;
+}
+
+/** Unfinished blockers of a task, read from their files (`known`: tasks already in hand). */
+function openBlockers(ctx: Ctx, team: string, t: Task, known?: (id: string) => Task | undefined): TaskSummary[] {
+  const open: TaskSummary[] = [];
+  for (const b of t.blockedBy) {
+    const bt = known?.(b) ?? readTaskFile(ctx.paths.taskFile(team, b))?.task;
+    if (bt && !FINISHED.has(bt.status)) open.push(summaryOf(bt));
+  }
+  return open;
+}
+
+/** Compacts the index when an append crossed the mark; never fails the change that caused it. */
+async function compactAfter(ctx: Ctx, team: string, crossed: boolean): Promise<void> {
+  if (!crossed) return;
+  try {
+    await compact(ctx, team);
+  } catch { /* the next writer past the mark, or task_list, will */ }
+}
+
+/**
+ * Changes one task under its own lock. `edit` changes the task it is given
+ * and says whether to write it; it runs once on the task as read, and again
+ * under the lock if another writer replaced the file in between (so a check
+ * such as "unowned" is decided on the state that gets replaced).
+ */
+async function editTask<R>(ctx: Ctx, team: string, id: string, edit: (t: Task) => { value: R; write: boolean }): Promise<{ value: R; task: Task; written: boolean }> {
+  const file = ctx.paths.taskFile(team, id);
+  const first = readTask(ctx, team, id);
+  let t = JSON.parse(first.raw) as Task;
+  let r = edit(t);
+  if (!r.write) return { value: r.value, task: t, written: false };
+  t.updatedAt = ctx.now();
+  let tmp: string | undefined = writeTemp(file, serialize(t));
+  let crossed = false;
+  try {
+    const out = await withLock(file, () => {
+      assertTeamExists(ctx, team);
+      const cur = readTask(ctx, team, id);
+      if (cur.raw !== first.raw) {
+        discardTemp(tmp!);
+        tmp = undefined;
+        t = JSON.parse(cur.raw) as Task;
+        r = edit(t);
+        if (!r.write) return { value: r.value, task: t, written: false };
+        t.updatedAt = ctx.now();
+        tmp = writeTemp(file, serialize(t));
+      }
+      const row = summaryOf(t);
+      const indexed = rowChanged(summaryOf(cur.task), row);
+      if (indexed) crossed = logPending(ctx, team, id);
+      commitTemp(tmp!, file);
+      tmp = undefined;
+      if (indexed) crossed = logRow(ctx, team, row) || crossed;
+      return { value: r.value, task: t, written: true };
+    });
+    await compactAfter(ctx, team, crossed);
+    return out;
+  } finally {
+    if (tmp) discardTemp(tmp);
+  }
+}
+
+/** Runs `fn` holding the locks of `files` (taken in the order given). */
+async function withLocks<T>(files: string[], fn: () => T): Promise<T> {
+  if (!files.length) return fn();
+  return withLock(files[0], () => withLocks(files.slice(1), fn));
+}
+
+/** A transaction over several tasks of one team, holding the team's tasks lock. */
 class Tx {
+  private read = new Map<string, TaskRead>();
   private loaded = new Map<string, Task>();
   private dirty = new Set<string>();
+  private reserved = new Map<string, string>();
   constructor(readonly ctx: Ctx, readonly team: string, readonly index: TaskIndex) {}
 
-  has(id: string): boolean { return id in this.index.tasks; }
+  has(id: string): boolean { return id in this.index.tasks || this.loaded.has(id); }
 
   get(id: string, field = "task_id"): Task {
     const cached = this.loaded.get(id);
     if (cached) return cached;
-    if (!this.has(id)) {
-      const ids = Object.keys(this.index.tasks);
-      throw new TeamsError("NOT_FOUND", `${field}: task "${id}" does not exist in team "${this.team}"${ids.length ? ` (ids ${ids[0]}–${ids[ids.length - 1]})` : " (no tasks yet)"}; task_list shows the ids.`, { field, id });
-    }
-    const t = readJson(this.ctx.paths.taskFile(this.team, id), checkTask);
-    if (!t) throw new TeamsError("NOT_FOUND", `${field}: task "${id}" is in the index but its file is missing; it may have been removed by hand.`, { field, id });
+    const r = readTask(this.ctx, this.team, id, field);
+    const t = JSON.parse(r.raw) as Task;
+    this.read.set(id, r);
     this.loaded.set(id, t);
+    if (!(id in this.index.tasks)) this.index.tasks[id] = summaryOf(r.task);
     return t;
   }
 
@@ -71,101 +165,92 @@ class Tx {
     t.updatedAt = this.ctx.now();
     this.loaded.set(t.id, t);
     this.dirty.add(t.id);
-    this.index.tasks[t.id] = summary(t);
+    this.index.tasks[t.id] = summaryOf(t);
   }
 
+  /** A new id, reserved until commit or abort. */
   allocateId(): string {
-    // Never reuse an id, even if the index was lost or lags behind the files.
-    for (;;) {
-      const id = String(this.index.nextId);
-      const file = this.ctx.paths.taskFile(this.team, id);
-      if (!fs.existsSync(file)) break;
-      if (!this.has(id)) {
-        // A task file the index never heard of: show it rather than hide it.
-        try { const t = readJson(file, checkTask); if (t) { this.index.tasks[id] = summary(t); this.indexChanged = true; } } catch { /* moved aside */ }
-      }
-      this.index.nextId++;
-    }
-    return String(this.index.nextId++);
+    const r = reserveId(this.ctx, this.team, Math.max(this.index.nextId, peekNextId(this.ctx, this.team)));
+    this.reserved.set(r.id, r.path);
+    this.index.nextId = Number(r.id) + 1;
+    return r.id;
   }
-
-  commit(): void {
-    if (!this.dirty.size && !this.indexChanged) return;
-    // Index first, naming the task files about to be written: if this process
-    // dies before they are all on disk, the next reader re-derives exactly
-    // those rows from the files (the source of truth), so the index never
-    // hides a task or shows a stale status. It is rebuildable, so no fsync.
-    this.index.pending = [...this.dirty];
-    writeJson(this.ctx.paths.taskIndex(this.team), this.index, { fsync: false });
-    for (const id of this.dirty) writeJson(this.ctx.paths.taskFile(this.team, id), this.loaded.get(id));
-  }
-  indexChanged = false;
 
   /** Unfinished blockers of a task. */
   openBlockers(t: Task): TaskSummary[] {
-    return t.blockedBy.map((b) => this.index.tasks[b]).filter((s): s is TaskSummary => !!s && !FINISHED.has(s.status));
+    return openBlockers(this.ctx, this.team, t, (id) => this.loaded.get(id));
   }
-}
 
-/** Re-reads the rows an interrupted commit may have left out of step with their task files. */
-function healPending(ctx: Ctx, team: string, index: TaskIndex): boolean {
-  if (!index.pending?.length) return false;
-  let changed = false;
-  for (const id of index.pending) {
-    let t: Task | undefined;
-    try { t = readJson(ctx.paths.taskFile(team, id), checkTask); } catch { t = undefined; /* corrupt: moved aside */ }
-    const before = JSON.stringify(index.tasks[id]);
-    if (t) index.tasks[id] = summary(t);
-    else delete index.tasks[id]; // never written: its id stays burnt (nextId is past it)
-    if (JSON.stringify(index.tasks[id]) !== before) changed = true;
+  /** Gives back reserved ids that were not used. */
+  abort(): void {
+    for (const res of this.reserved.values()) discardTemp(res);
+    this.reserved.clear();
   }
-  if (changed) index.pending = [];
-  return changed;
-}
 
-/** Loads the index, rebuilding it from the task files when missing or corrupt. */
-function loadIndex(ctx: Ctx, team: string): { index: TaskIndex; rebuilt: boolean } {
-  const file = ctx.paths.taskIndex(team);
-  try {
-    const idx = readJson(file, checkIndex);
-    if (idx) return { index: idx, rebuilt: healPending(ctx, team, idx) };
-  } catch (e) {
-    if (!(e instanceof TeamsError && e.code === "CORRUPT")) throw e;
-  }
-  return { index: rebuildIndex(ctx, team), rebuilt: true };
-}
-
-/** Rebuilds tasks.json from the task files (the source of truth). */
-export function rebuildIndex(ctx: Ctx, team: string): TaskIndex {
-  const index: TaskIndex = { nextId: 1, tasks: {} };
-  let names: string[] = [];
-  try {
-    names = fs.readdirSync(ctx.paths.tasksDir(team));
-  } catch { /* no tasks yet */ }
-  for (const n of names) {
-    const m = /^task_([1-9][0-9]*)\.json$/.exec(n);
-    if (!m) continue;
-    index.nextId = Math.max(index.nextId, Number(m[1]) + 1);
+  /**
+   * Writes what changed: temp copies first (fsync'd), then under the task
+   * locks (id order) a check that nobody replaced a file this transaction
+   * read, then pending lines, renames and rows. False: a file changed, run again.
+   */
+  async commit(): Promise<{ ok: boolean; crossed: boolean }> {
+    const ids = [...this.dirty].sort(byId);
+    const temps = new Map<string, string>();
+    let crossed = false;
     try {
-      const t = readJson(ctx.paths.taskFile(team, m[1]), checkTask);
-      if (t) index.tasks[t.id] = summary(t);
-    } catch { /* corrupt task moved aside by readJson; its id stays burnt */ }
+      for (const id of ids) {
+        const t = this.loaded.get(id)!;
+        const res = this.reserved.get(id);
+        if (res) { fillReservation(res, serialize(t)); temps.set(id, res); this.reserved.delete(id); }
+        else temps.set(id, writeTemp(this.ctx.paths.taskFile(this.team, id), serialize(t)));
+      }
+      const existing = ids.filter((id) => this.read.has(id));
+      const ok = await withLocks(existing.map((id) => this.ctx.paths.taskFile(this.team, id)), () => {
+        assertTeamExists(this.ctx, this.team);
+        for (const id of existing) {
+          const cur = readTaskFile(this.ctx.paths.taskFile(this.team, id));
+          if (!cur || cur.raw !== this.read.get(id)!.raw) return false;
+        }
+        const rows = new Map(ids.map((id) => [id, summaryOf(this.loaded.get(id)!)]));
+        const indexed = ids.filter((id) => !this.read.has(id) || rowChanged(summaryOf(this.read.get(id)!.task), rows.get(id)!));
+        for (const id of indexed) if (this.read.has(id)) crossed = logPending(this.ctx, this.team, id) || crossed;
+        for (const id of ids) { commitTemp(temps.get(id)!, this.ctx.paths.taskFile(this.team, id)); temps.delete(id); }
+        for (const id of indexed) crossed = logRow(this.ctx, this.team, rows.get(id)!) || crossed;
+        return true;
+      });
+      return { ok, crossed };
+    } finally {
+      for (const tmp of temps.values()) discardTemp(tmp);
+      this.abort();
+    }
   }
-  return index;
+
+  get changed(): boolean { return this.dirty.size > 0; }
 }
 
-/** Runs `fn` in a transaction holding the team's tasks lock; writes what it changed. */
+/**
+ * Runs `fn` in a transaction holding the team's tasks lock; writes what it
+ * changed. `fn` may run more than once: if a single-task writer replaced a
+ * task it read before the commit, it runs again on the new state.
+ */
 export async function inTasks<T>(ctx: Ctx, team: string, fn: (tx: Tx) => T): Promise<T> {
   readTeam(ctx, team);
-  return withLock(ctx.paths.taskIndex(team), () => {
-    // Deleted while we waited for the lock: do not resurrect the team's task files.
-    if (!fs.existsSync(ctx.paths.teamConfig(team))) throw new TeamsError("NOT_FOUND", `team "${team}" was deleted.`, { team });
-    const { index, rebuilt } = loadIndex(ctx, team);
-    const tx = new Tx(ctx, team, index);
-    tx.indexChanged = rebuilt;
-    const r = fn(tx);
-    tx.commit();
-    return r;
+  return withLock(ctx.paths.taskIndex(team), async () => {
+    for (let attempt = 0; ; attempt++) {
+      assertTeamExists(ctx, team);
+      const tx = new Tx(ctx, team, readIndex(ctx, team));
+      let r: T;
+      try {
+        r = fn(tx);
+      } catch (e) {
+        tx.abort();
+        throw e;
+      }
+      if (!tx.changed) { tx.abort(); return r; }
+      const { ok, crossed } = await tx.commit();
+      if (crossed) try { compactLocked(ctx, team, 0); } catch { /* next time */ }
+      if (ok) return r;
+      if (attempt >= 50) throw new TeamsError("CONFLICT", "tasks kept changing under this transaction; retry.");
+    }
   });
 }
 
@@ -198,7 +283,7 @@ function removeBlocker(tx: Tx, t: Task, blockerRaw: unknown, field: string): voi
   const b = validateTaskId(field, blockerRaw);
   if (!t.blockedBy.includes(b)) return;
   t.blockedBy = t.blockedBy.filter((x) => x !== b);
-  if (tx.has(b)) {
+  if (tx.has(b) || fs.existsSync(tx.ctx.paths.taskFile(tx.team, b))) {
     const blocker = tx.get(b, field);
     blocker.blocks = blocker.blocks.filter((x) => x !== t.id);
     tx.put(blocker);
@@ -226,16 +311,39 @@ export async function createTask(ctx: Ctx, team: string, input: CreateTaskInput)
   if (st === "deleted" || st === "completed") throw invalid("status", `a new task cannot start as ${st}; use pending`);
   const owner = input.owner === undefined || input.owner === "" ? undefined : requireMember(cfg, "owner", input.owner);
   if (input.blocked_by !== undefined && !Array.isArray(input.blocked_by)) throw invalid("blocked_by", "must be a list of task ids, e.g. [\"1\", \"2\"]");
-  const task = await inTasks(ctx, team, (tx) => {
+  const fresh = (id: string): Task => {
     const now = ctx.now();
-    const t: Task = { id: tx.allocateId(), subject, description, status: st, blocks: [], blockedBy: [], createdBy: ctx.actor, createdAt: now, updatedAt: now };
+    const t: Task = { id, subject, description, status: st, blocks: [], blockedBy: [], createdBy: ctx.actor, createdAt: now, updatedAt: now };
     if (owner) { t.owner = owner; t.claimedAt = now; }
-    tx.index.tasks[t.id] = summary(t); // so cycle checks see it
-    for (const b of input.blocked_by ?? []) addBlocker(tx, t, b, "blocked_by");
-    if (st === "in_progress") { const open = tx.openBlockers(t); if (open.length) throw blockedError(t, open, "started"); }
-    tx.put(t);
     return t;
-  });
+  };
+  let task: Task;
+  if (input.blocked_by?.length) {
+    // Edges on other tasks: a transaction under the team lock.
+    task = await inTasks(ctx, team, (tx) => {
+      const t = fresh(tx.allocateId());
+      tx.index.tasks[t.id] = summaryOf(t); // so cycle checks see it
+      for (const b of input.blocked_by ?? []) addBlocker(tx, t, b, "blocked_by");
+      if (st === "in_progress") { const open = tx.openBlockers(t); if (open.length) throw blockedError(t, open, "started"); }
+      tx.put(t);
+      return t;
+    });
+  } else {
+    // No lock at all: reserve an id, fill the reservation, rename it into place, log the row.
+    assertTeamExists(ctx, team);
+    const res = reserveId(ctx, team, peekNextId(ctx, team));
+    const t = fresh(res.id);
+    try {
+      fillReservation(res.path, serialize(t));
+      assertTeamExists(ctx, team);
+      commitTemp(res.path, ctx.paths.taskFile(team, t.id));
+    } catch (e) {
+      discardTemp(res.path);
+      throw e;
+    }
+    await compactAfter(ctx, team, logRow(ctx, team, summaryOf(t)));
+    task = t;
+  }
   await appendEvent(ctx, team, "task.created", { id: task.id, subject, status: task.status, owner, blockedBy: task.blockedBy });
   if (owner && owner !== ctx.actor) await notify(ctx, team, owner, `Task #${task.id} assigned to you`, `${ctx.actor} assigned you task ${taskBrief(task)}`, "task_assigned");
   return task;
@@ -243,31 +351,27 @@ export async function createTask(ctx: Ctx, team: string, input: CreateTaskInput)
 
 export interface ListFilter { status?: string; owner?: string; include_deleted?: boolean }
 
-/** Lists task summaries from the index (one file read); deleted tasks only when asked for. */
+/** Lists task summaries from the index (snapshot + change log); deleted tasks only when asked for. */
 export function listTasks(ctx: Ctx, team: string, filter: ListFilter = {}): TaskSummary[] {
   readTeam(ctx, team);
   const st = filter.status === undefined ? undefined : status("status", filter.status);
-  let index: TaskIndex;
-  try {
-    index = readJson(ctx.paths.taskIndex(team), checkIndex) ?? rebuildIndex(ctx, team);
-    healPending(ctx, team, index);
-  } catch (e) {
-    if (!(e instanceof TeamsError && e.code === "CORRUPT")) throw e;
-    index = rebuildIndex(ctx, team);
-  }
+  const index = readIndex(ctx, team);
+  // Fold the change log into tasks.json when nobody holds the team lock, so the file is current for scripts.
+  try { compactIfIdle(ctx, team); } catch { /* a reader never fails for this */ }
   return Object.values(index.tasks)
     .filter((t) => (st ? t.status === st : t.status !== "deleted" || filter.include_deleted))
     .filter((t) => (filter.owner === undefined ? true : filter.owner === "" ? !t.owner : t.owner === filter.owner))
-    .sort((a, b) => Number(a.id) - Number(b.id));
+    .sort((a, b) => Number(a.id) - Number(b.id))
+    .map((t) => ({ ...t, blockedBy: [...t.blockedBy], blocks: [...t.blocks] }));
 }
 
 /** Reads one task (including deleted ones). */
 export function getTask(ctx: Ctx, team: string, id: unknown): Task {
   readTeam(ctx, team);
   const tid = validateTaskId("task_id", id);
-  const t = readJson(ctx.paths.taskFile(team, tid), checkTask);
-  if (!t) throw new TeamsError("NOT_FOUND", `task_id: task "${tid}" does not exist in team "${team}"; task_list shows the ids.`, { id: tid });
-  return t;
+  const r = readTaskFile(ctx.paths.taskFile(team, tid));
+  if (!r) throw new TeamsError("NOT_FOUND", `task_id: task "${tid}" does not exist in team "${team}"; task_list shows the ids.`, { id: tid });
+  return r.task;
 }
 
 export interface UpdateTaskInput {
@@ -309,8 +413,8 @@ export async function updateTask(ctx: Ctx, team: string, idRaw: unknown, input: 
     if (input[f] !== undefined && !Array.isArray(input[f])) throw invalid(f, "must be a list of task ids, e.g. [\"1\"]");
   }
   const before: { owner?: string; status?: TaskStatus } = {};
-  const res = await inTasks(ctx, team, (tx) => {
-    const t = tx.get(id);
+  /** The field changes; `edges` edits dependencies (transactions only), `open` lists unfinished blockers. */
+  const apply = (t: Task, open: (t: Task) => TaskSummary[], edges?: (t: Task) => void): string[] => {
     before.owner = t.owner;
     before.status = t.status;
     assertMayEdit(ctx, lead, t);
@@ -319,25 +423,40 @@ export async function updateTask(ctx: Ctx, team: string, idRaw: unknown, input: 
     if (subject !== undefined && subject !== t.subject) { t.subject = subject; changed.push("subject"); }
     if (description !== undefined && description !== t.description) { t.description = description; changed.push("description"); }
     if (activeForm !== undefined && activeForm !== t.activeForm) { t.activeForm = activeForm || undefined; changed.push("activeForm"); }
-    for (const b of input.remove_blocked_by ?? []) removeBlocker(tx, t, b, "remove_blocked_by");
-    for (const b of input.add_blocked_by ?? []) addBlocker(tx, t, b, "add_blocked_by");
-    if ((input.add_blocked_by?.length ?? 0) + (input.remove_blocked_by?.length ?? 0)) changed.push("blockedBy");
+    if (edges) { edges(t); changed.push("blockedBy"); }
     if (owner !== undefined && (owner ?? undefined) !== t.owner) {
       if (owner === null) delete t.owner; else { t.owner = owner; t.claimedAt = ctx.now(); }
       changed.push("owner");
     }
     if (newStatus !== undefined && newStatus !== t.status) {
       if (newStatus === "in_progress" || newStatus === "completed") {
-        const open = tx.openBlockers(t);
-        if (open.length) throw blockedError(t, open, newStatus === "completed" ? "completed" : "started");
+        const blockers = open(t);
+        if (blockers.length) throw blockedError(t, blockers, newStatus === "completed" ? "completed" : "started");
       }
       t.status = newStatus;
       if (newStatus === "completed") { t.completedAt = ctx.now(); delete t.hookFeedback; }
       changed.push("status");
     }
-    if (changed.length) tx.put(t);
-    return { task: t, changed };
-  });
+    return changed;
+  };
+  let res: { task: Task; changed: string[] };
+  if ((input.add_blocked_by?.length ?? 0) + (input.remove_blocked_by?.length ?? 0)) {
+    res = await inTasks(ctx, team, (tx) => {
+      const t = tx.get(id);
+      const changed = apply(t, (x) => tx.openBlockers(x), (x) => {
+        for (const b of input.remove_blocked_by ?? []) removeBlocker(tx, x, b, "remove_blocked_by");
+        for (const b of input.add_blocked_by ?? []) addBlocker(tx, x, b, "add_blocked_by");
+      });
+      if (changed.length) tx.put(t);
+      return { task: t, changed };
+    });
+  } else {
+    const r = await editTask(ctx, team, id, (t) => {
+      const changed = apply(t, (x) => openBlockers(ctx, team, x));
+      return { value: changed, write: changed.length > 0 };
+    });
+    res = { task: r.task, changed: r.value };
+  }
   const { task, changed } = res;
   if (changed.length) await appendEvent(ctx, team, "task.updated", { id, changed, status: task.status, owner: task.owner ?? null, from: before });
   if (changed.includes("owner") && task.owner && task.owner !== ctx.actor) {
@@ -363,27 +482,22 @@ async function afterCompleted(ctx: Ctx, team: string, cfgTimeout: number | undef
     if (hook.outcome === "veto") {
       result.vetoed = true;
       const feedback = `Completion vetoed by task_completed hook (exit 2):\n${hook.outputTail ?? ""}`.trim();
-      result.task = await inTasks(ctx, team, (tx) => {
-        const t = tx.get(task.id);
-        if (t.status === "completed") {
-          t.status = "in_progress";
-          delete t.completedAt;
-          t.hookFeedback = feedback;
-          tx.put(t);
-        }
-        return t;
-      });
+      result.task = (await editTask(ctx, team, task.id, (t) => {
+        if (t.status !== "completed") return { value: undefined, write: false };
+        t.status = "in_progress";
+        delete t.completedAt;
+        t.hookFeedback = feedback;
+        return { value: undefined, write: true };
+      })).task;
       await appendEvent(ctx, team, "task.completion_vetoed", { id: task.id, status: result.task.status });
       return;
     }
   }
-  // Which dependents did this completion unblock?
-  const index = await inTasks(ctx, team, (tx) => tx.index);
+  // Which dependents did this completion unblock? Read from their files, no lock.
   for (const depId of task.blocks) {
-    const dep = index.tasks[depId];
+    const dep = readTaskFile(ctx.paths.taskFile(team, depId))?.task;
     if (!dep || FINISHED.has(dep.status)) continue;
-    const stillOpen = dep.blockedBy.filter((b) => index.tasks[b] && !FINISHED.has(index.tasks[b].status));
-    if (stillOpen.length === 0) result.unblocked.push(dep);
+    if (openBlockers(ctx, team, dep).length === 0) result.unblocked.push(summaryOf(dep));
   }
   if (result.unblocked.length) await appendEvent(ctx, team, "task.unblocked", { by: task.id, ids: result.unblocked.map((d) => d.id) });
   for (const dep of result.unblocked) {
@@ -411,8 +525,7 @@ export async function submitPlan(ctx: Ctx, team: string, idRaw: unknown, planRaw
   const id = validateTaskId("task_id", idRaw);
   const plan = text("plan", planRaw, MAX_PLAN_BYTES, { bytes: true });
   const lead = isLead(cfg, ctx.actor);
-  const task = await inTasks(ctx, team, (tx) => {
-    const t = tx.get(id);
+  const { task } = await editTask(ctx, team, id, (t) => {
     assertMayEdit(ctx, lead, t);
     if (FINISHED.has(t.status)) throw invalid("task_id", `task ${id} is ${t.status}; plans are for unfinished tasks`);
     if (!t.owner) { t.owner = ctx.actor; t.claimedAt = ctx.now(); }
@@ -420,8 +533,7 @@ export async function submitPlan(ctx: Ctx, team: string, idRaw: unknown, planRaw
     t.plan = plan;
     t.planStatus = "submitted";
     delete t.planFeedback;
-    tx.put(t);
-    return t;
+    return { value: undefined, write: true };
   });
   await appendEvent(ctx, team, "plan.submitted", { id, owner: task.owner });
   if (!lead) await notify(ctx, team, LEAD_NAME, `Plan for task #${id} needs review`, `${ctx.actor} submitted a plan for task #${id} "${task.subject}". Approve or reject it with task_evaluate_plan.\n\nPlan:\n${plan}`, "plan_submitted");
@@ -436,14 +548,13 @@ export async function evaluatePlan(ctx: Ctx, team: string, idRaw: unknown, actio
   if (action !== "approve" && action !== "reject") throw invalid("action", `must be "approve" or "reject" (got ${JSON.stringify(action)})`);
   const feedback = feedbackRaw === undefined || feedbackRaw === "" ? undefined : text("feedback", feedbackRaw, MAX_PLAN_BYTES, { bytes: true });
   if (action === "reject" && !feedback) throw invalid("feedback", "is required to reject a plan: say what to change");
-  let note: string | undefined;
-  const task = await inTasks(ctx, team, (tx) => {
-    const t = tx.get(id);
+  const { task, value: note } = await editTask(ctx, team, id, (t) => {
+    let note: string | undefined;
     if (t.planStatus !== "submitted" || !t.plan) throw invalid("task_id", `task ${id} has no plan awaiting review (plan status: ${t.planStatus ?? "none"}); the owner submits one with task_submit_plan`);
     if (action === "approve") {
       t.planStatus = "approved";
       delete t.planFeedback;
-      const open = tx.openBlockers(t);
+      const open = openBlockers(ctx, team, t);
       if (open.length) { t.status = "pending"; note = `approved, but still blocked by ${open.map((o) => "#" + o.id).join(", ")}: it stays pending until they complete`; }
       else t.status = "in_progress";
     } else {
@@ -451,8 +562,7 @@ export async function evaluatePlan(ctx: Ctx, team: string, idRaw: unknown, actio
       t.planFeedback = feedback;
       t.status = "in_progress";
     }
-    tx.put(t);
-    return t;
+    return { value: note, write: true };
   });
   await appendEvent(ctx, team, action === "approve" ? "plan.approved" : "plan.rejected", { id, owner: task.owner, feedback });
   if (task.owner && task.owner !== ctx.actor) {
@@ -468,35 +578,49 @@ export async function claimTask(ctx: Ctx, team: string, idRaw?: unknown): Promis
   const cfg = readTeam(ctx, team);
   requireMember(cfg, "caller (your identity)", ctx.actor);
   const wanted = idRaw === undefined || idRaw === null || idRaw === "" ? undefined : validateTaskId("task_id", idRaw);
-  const r = await inTasks(ctx, team, (tx) => {
-    let t: Task | undefined;
-    if (wanted) {
-      t = tx.get(wanted);
-      if (t.owner === ctx.actor && (t.status === "in_progress" || t.status === "planning")) return { task: t, already: true };
+  const take = (t: Task) => { t.owner = ctx.actor; t.status = "in_progress"; t.claimedAt = ctx.now(); };
+  let claimed: Task | undefined;
+  if (wanted) {
+    // The task's own lock makes this atomic: of racing claimers, the first rename wins and the rest see its owner.
+    const r = await editTask(ctx, team, wanted, (t) => {
+      if (t.owner === ctx.actor && (t.status === "in_progress" || t.status === "planning")) return { value: "already", write: false };
       if (t.owner && t.owner !== ctx.actor) throw new TeamsError("CONFLICT", `task ${wanted} is already claimed by ${t.owner}; task_claim without task_id takes the next free task.`, { owner: t.owner });
       if (t.status !== "pending") throw new TeamsError("CONFLICT", `task ${wanted} is ${t.status}, not pending; only pending tasks can be claimed.`);
-      const open = tx.openBlockers(t);
+      const open = openBlockers(ctx, team, t);
       if (open.length) throw blockedError(t, open, "claimed");
-    } else {
-      const candidates = Object.values(tx.index.tasks)
-        .filter((s) => s.status === "pending" && !s.owner && s.blockedBy.every((b) => !tx.index.tasks[b] || FINISHED.has(tx.index.tasks[b].status)))
-        .sort((a, b) => Number(a.id) - Number(b.id));
-      if (!candidates.length) {
-        const all = Object.values(tx.index.tasks);
-        const pending = all.filter((s) => s.status === "pending");
-        const reason = !pending.length ? "no pending tasks" : `all ${pending.length} pending task(s) are owned or blocked`;
-        return { reason };
+      take(t);
+      return { value: "claimed", write: true };
+    });
+    if (r.value === "already") return { task: r.task };
+    claimed = r.task;
+  } else {
+    // Oldest candidate first, each decided under its own lock; one a racer took is skipped.
+    const index = readIndex(ctx, team);
+    const done = (b: string) => { const s = index.tasks[b]; return !s || FINISHED.has(s.status); };
+    const candidates = Object.values(index.tasks)
+      .filter((s) => s.status === "pending" && !s.owner && s.blockedBy.every(done))
+      .sort((a, b) => Number(a.id) - Number(b.id));
+    for (const c of candidates) {
+      let r;
+      try {
+        r = await editTask(ctx, team, c.id, (t) => {
+          if (t.owner || t.status !== "pending" || openBlockers(ctx, team, t).length) return { value: false, write: false };
+          take(t);
+          return { value: true, write: true };
+        });
+      } catch (e) {
+        if (e instanceof TeamsError && (e.code === "NOT_FOUND" || e.code === "CORRUPT")) continue;
+        throw e;
       }
-      t = tx.get(candidates[0].id);
+      if (r.value) { claimed = r.task; break; }
     }
-    t.owner = ctx.actor;
-    t.status = "in_progress";
-    t.claimedAt = ctx.now();
-    tx.put(t);
-    return { task: t };
-  });
-  if (r.task && !("already" in r)) await appendEvent(ctx, team, "task.claimed", { id: r.task.id, owner: ctx.actor });
-  return { task: r.task, reason: r.reason };
+    if (!claimed) {
+      const pending = Object.values(readIndex(ctx, team).tasks).filter((s) => s.status === "pending");
+      return { reason: !pending.length ? "no pending tasks" : `all ${pending.length} pending task(s) are owned or blocked` };
+    }
+  }
+  await appendEvent(ctx, team, "task.claimed", { id: claimed.id, owner: ctx.actor });
+  return { task: claimed };
 }
 
 /** Gives a claimed task back: pending, owner cleared; the lead is told. */
@@ -506,16 +630,14 @@ export async function releaseTask(ctx: Ctx, team: string, idRaw: unknown, reason
   const id = validateTaskId("task_id", idRaw);
   const lead = isLead(cfg, ctx.actor);
   const why = reason === undefined ? undefined : text("reason", reason, 2000, { allowEmpty: true });
-  const { task, prevOwner } = await inTasks(ctx, team, (tx) => {
-    const t = tx.get(id);
+  const { task, value: prevOwner } = await editTask(ctx, team, id, (t) => {
     if (!t.owner) throw new TeamsError("CONFLICT", `task ${id} is not claimed by anyone; nothing to release.`);
     if (!lead && t.owner !== ctx.actor) throw new TeamsError("FORBIDDEN", `task ${id} is owned by ${t.owner}, not you (${ctx.actor}); only its owner or ${LEAD_NAME} can release it.`);
     if (FINISHED.has(t.status)) throw invalid("task_id", `task ${id} is ${t.status}; only unfinished tasks can be released`);
-    const prevOwner = t.owner;
+    const prev = t.owner;
     delete t.owner;
     t.status = "pending";
-    tx.put(t);
-    return { task: t, prevOwner };
+    return { value: prev, write: true };
   });
   await appendEvent(ctx, team, "task.released", { id, owner: prevOwner, reason: why });
   if (ctx.actor !== LEAD_NAME) await notify(ctx, team, LEAD_NAME, `Task #${id} released by ${ctx.actor}`, `${ctx.actor} released task #${id} "${task.subject}"; it is pending again.${why ? ` Reason: ${why}` : ""}`, "task_released");
@@ -524,19 +646,24 @@ export async function releaseTask(ctx: Ctx, team: string, idRaw: unknown, reason
 
 /** Puts every unfinished task of `owner` back to pending with the owner cleared; logs it and tells the lead. */
 export async function releaseTasksOf(ctx: Ctx, team: string, owner: string, reason: string): Promise<Task[]> {
-  const released = await inTasks(ctx, team, (tx) => {
-    const out: Task[] = [];
-    for (const s of Object.values(tx.index.tasks)) {
-      if (s.owner !== owner || FINISHED.has(s.status)) continue;
-      const t = tx.get(s.id);
-      if (t.owner !== owner || FINISHED.has(t.status)) continue;
-      delete t.owner;
-      t.status = "pending";
-      tx.put(t);
-      out.push(t);
+  readTeam(ctx, team);
+  const released: Task[] = [];
+  const ids = Object.values(readIndex(ctx, team).tasks).filter((s) => s.owner === owner && !FINISHED.has(s.status)).map((s) => s.id).sort(byId);
+  for (const id of ids) {
+    let r;
+    try {
+      r = await editTask(ctx, team, id, (t) => {
+        if (t.owner !== owner || FINISHED.has(t.status)) return { value: false, write: false };
+        delete t.owner;
+        t.status = "pending";
+        return { value: true, write: true };
+      });
+    } catch (e) {
+      if (e instanceof TeamsError && (e.code === "NOT_FOUND" || e.code === "CORRUPT")) continue;
+      throw e;
     }
-    return out;
-  });
+    if (r.value) released.push(r.task);
+  }
   if (released.length) {
     await appendEvent(ctx, team, "task.recovered", { owner, reason, ids: released.map((t) => t.id) });
     const list = released.map((t) => `#${t.id} "${t.subject}"`).join(", ");

@@ -4,6 +4,7 @@ import { claimTask, createTask, evaluatePlan, getTask, listTasks, releaseTask, s
 import { readInbox } from "../src/messages.js";
 import { readEvents } from "../src/events.js";
 import { TeamsError } from "../src/errors.js";
+import { compact, logFile } from "../src/task-index.js";
 import { cleanupTemp, readJsonFile, teamWith, world, type World } from "./helpers/fixtures.js";
 
 afterAll(cleanupTemp);
@@ -167,11 +168,12 @@ describe("statuses and plans", () => {
     expect((await createTask(w.as(), "t", { subject: "C", description: "" })).id).toBe("3");
   });
 
-  it("ids are never reused after tasks.json is lost: the index is rebuilt from the task files", async () => {
+  it("ids are never reused after the index (tasks.json and its log) is lost: it is rebuilt from the task files", async () => {
     const w = await setup();
     for (const s of ["A", "B", "C"]) await createTask(w.as(), "t", { subject: s, description: "" });
     await updateTask(w.as(), "t", "3", { status: "deleted" });
-    fs.unlinkSync(w.as().paths.taskIndex("t"));
+    await compact(w.as(), "t", 0);
+    for (const f of [w.as().paths.taskIndex("t"), logFile(w.as(), "t")]) fs.rmSync(f, { force: true });
     expect(listTasks(w.as(), "t").map((t) => t.subject)).toEqual(["A", "B"]);
     expect((await createTask(w.as(), "t", { subject: "D", description: "" })).id).toBe("4");
     expect(listTasks(w.as(), "t", { status: "deleted" }).map((t) => t.id)).toEqual(["3"]);
@@ -180,42 +182,64 @@ describe("statuses and plans", () => {
   it("a corrupt tasks.json is moved aside and rebuilt; nothing is lost", async () => {
     const w = await setup();
     for (const s of ["A", "B"]) await createTask(w.as(), "t", { subject: s, description: "" });
+    await compact(w.as(), "t", 0);
     const idx = w.as().paths.taskIndex("t");
     fs.writeFileSync(idx, '{"nextId": 3, "tasks": {');
     expect(listTasks(w.as(), "t").map((t) => t.subject)).toEqual(["A", "B"]);
     expect((await createTask(w.as(), "t", { subject: "C", description: "" })).id).toBe("3");
+    await compact(w.as(), "t", 0);
     expect(readJsonFile(idx).tasks["3"].subject).toBe("C");
     expect(fs.readdirSync(w.as().paths.tasksDir("t")).filter((n) => n.includes(".corrupt-"))).toHaveLength(1);
   });
 
-  it("a commit interrupted between the index and the task files is repaired from the files", async () => {
+  it("writers killed at each step leave an index that agrees with the task files", async () => {
     const w = await setup();
     const p = w.as().paths;
+    const log = (line: unknown) => fs.appendFileSync(logFile(w.as(), "t"), JSON.stringify(line) + "\n");
     await createTask(w.as(), "t", { subject: "A", description: "" });
-    const oldA = fs.readFileSync(p.taskFile("t", "1"), "utf8");
     await updateTask(w.as(), "t", "1", { status: "in_progress", owner: "dev" });
-    fs.writeFileSync(p.taskFile("t", "1"), oldA); // as if killed after writing tasks.json, before task_1.json
+    // An update killed after its pending line, before its rename: the file still says in_progress.
+    log({ pending: "1" });
+    expect(listTasks(w.as(), "t")[0]).toMatchObject({ id: "1", status: "in_progress", owner: "dev" });
+    // Killed after the rename, before its row: the file wins.
+    const t1 = readJsonFile(p.taskFile("t", "1"));
+    fs.writeFileSync(p.taskFile("t", "1"), JSON.stringify({ ...t1, status: "pending", owner: undefined }));
     expect(listTasks(w.as(), "t")[0]).toMatchObject({ id: "1", status: "pending" });
     expect(listTasks(w.as(), "t")[0].owner).toBeUndefined();
-    await createTask(w.as(), "t", { subject: "B", description: "" });
-    fs.unlinkSync(p.taskFile("t", "2")); // killed before task_2.json was written
-    expect(listTasks(w.as(), "t").map((t) => t.subject)).toEqual(["A"]);
+    // ... also after a compaction carried the pending id into tasks.json.
+    await compact(w.as(), "t", 0);
+    expect(readJsonFile(p.taskIndex("t")).tasks["1"]).toMatchObject({ status: "pending" });
+    // A creator killed after its rename, before its row: the task is shown.
+    fs.writeFileSync(p.taskFile("t", "2"), JSON.stringify({ ...t1, id: "2", subject: "B", status: "pending", owner: undefined }));
+    expect(listTasks(w.as(), "t").map((t) => t.subject)).toEqual(["A", "B"]);
+    // A creator killed holding its reservation: that id is burnt, not reused.
+    fs.writeFileSync(p.taskFile("t", "3") + ".new.tmp", "");
     expect((await claimTask(w.as("qa"), "t")).task?.id).toBe("1");
-    expect((await createTask(w.as(), "t", { subject: "C", description: "" })).id).toBe("3");
-    expect(listTasks(w.as(), "t").map((t) => [t.subject, t.status, t.owner])).toEqual([["A", "in_progress", "qa"], ["C", "pending", undefined]]);
+    expect((await createTask(w.as(), "t", { subject: "D", description: "" })).id).toBe("4");
+    expect(listTasks(w.as(), "t").map((t) => [t.subject, t.status, t.owner])).toEqual([["A", "in_progress", "qa"], ["B", "pending", undefined], ["D", "pending", undefined]]);
+    await compact(w.as(), "t", 0);
+    expect(readJsonFile(p.taskIndex("t"))).toMatchObject({ nextId: 5, pending: [] });
   });
 
-  it("a task file the index never heard of (older writer, restored backup) is shown, not hidden", async () => {
+  it("a snapshot that does not match its log, or a task file the index never heard of, is shown, not hidden", async () => {
     const w = await setup();
     const p = w.as().paths;
     await createTask(w.as(), "t", { subject: "A", description: "" });
+    await compact(w.as(), "t", 0);
     const stale = fs.readFileSync(p.taskIndex("t"), "utf8");
     await createTask(w.as(), "t", { subject: "B", description: "" });
-    const idx = JSON.parse(stale);
-    delete idx.pending;
-    fs.writeFileSync(p.taskIndex("t"), JSON.stringify(idx));
+    await compact(w.as(), "t", 0);
+    fs.writeFileSync(p.taskIndex("t"), stale); // names a log that is gone: rebuilt from the files
+    expect(listTasks(w.as(), "t").map((t) => t.subject)).toEqual(["A", "B"]);
     expect((await createTask(w.as(), "t", { subject: "C", description: "" })).id).toBe("3");
     expect(listTasks(w.as(), "t").map((t) => t.subject)).toEqual(["A", "B", "C"]);
+    // An index from an older writer (no log) that lags behind the files.
+    const idx = JSON.parse(stale);
+    delete idx.log;
+    fs.writeFileSync(p.taskIndex("t"), JSON.stringify(idx));
+    fs.rmSync(logFile(w.as(), "t"));
+    expect(listTasks(w.as(), "t").map((t) => t.subject)).toEqual(["A", "B", "C"]);
+    expect((await createTask(w.as(), "t", { subject: "D", description: "" })).id).toBe("4");
   });
 });
 
