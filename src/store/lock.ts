@@ -36,6 +36,65 @@ export async function withLock<T>(file: string, fn: () => T | Promise<T>): Promi
   }
 }
 
+/**
+ * Runs `fn` under the lock of `file` only if the lock is free right now (in
+ * this process and across processes); otherwise returns `{ held: false }` at
+ * once, without waiting. A stale lock (dead holder) is taken over as usual.
+ * For callers that have something better to do than queue (events.ts: flat
+ * combining, where whoever holds the lock does the others' work).
+ */
+export async function tryWithLock<T>(file: string, fn: () => T | Promise<T>): Promise<{ held: true; value: T } | { held: false }> {
+  if (queues.has(file)) return { held: false };
+  let release!: () => void;
+  const mine = new Promise<void>((r) => (release = r));
+  queues.set(file, mine);
+  try {
+    ensureDir(path.dirname(file));
+    if (heldFresh(`${file}.lock`)) return { held: false };
+    let unlock: () => Promise<void>;
+    try {
+      unlock = await acquire(file);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ELOCKED") return { held: false };
+      if (code !== "ENOENT") throw ioError(`cannot lock ${file}`, e);
+      // Our cached directory was removed by another process (team deleted and re-created): make it again.
+      forgetDirs(path.dirname(file));
+      ensureDir(path.dirname(file));
+      try {
+        unlock = await acquire(file);
+      } catch (e2) {
+        if ((e2 as NodeJS.ErrnoException).code === "ELOCKED") return { held: false };
+        throw ioError(`cannot lock ${file}`, e2);
+      }
+    }
+    try {
+      return { held: true, value: await fn() };
+    } finally {
+      await unlock().catch(() => undefined);
+    }
+  } finally {
+    release();
+    if (queues.get(file) === mine) queues.delete(file);
+  }
+}
+
+/** One proper-lockfile attempt (no retries) with our stale bound, refresh and fs. */
+function acquire(file: string): Promise<() => Promise<void>> {
+  return lockfile.lock(file, {
+    realpath: false,
+    stale: STALE_MS,
+    update: UPDATE_MS,
+    retries: 0,
+    fs: lockFs,
+    onCompromised: (err) => {
+      ours.delete(`${file}.lock`);
+      // Never crash the host: the write under this lock is atomic anyway.
+      if (compromisedReports++ < 3) process.emitWarning(`clanker-teams: lock on ${file} compromised: ${err.message}`);
+    },
+  });
+}
+
 async function lockedSection<T>(file: string, fn: () => T | Promise<T>): Promise<T> {
   ensureDir(path.dirname(file));
   const started = Date.now();
@@ -51,17 +110,7 @@ async function lockedSection<T>(file: string, fn: () => T | Promise<T>): Promise
       continue;
     }
     try {
-      unlock = await lockfile.lock(file, {
-        realpath: false,
-        stale: STALE_MS,
-        update: UPDATE_MS,
-        retries: 0,
-        fs: lockFs,
-        onCompromised: (err) => {
-          // Never crash the host: the write under this lock is atomic anyway.
-          if (compromisedReports++ < 3) process.emitWarning(`clanker-teams: lock on ${file} compromised: ${err.message}`);
-        },
-      });
+      unlock = await acquire(file);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT" && !recreated) {
@@ -129,14 +178,57 @@ function viaCallback<T>(cb: Cb<T>, fn: () => T): void {
  * rmdir: 0.5–2 ms each under load), all of it hand-off time on a busy lock.
  */
 const lockFs = {
-  mkdir: (p: string, cb: Cb) => viaCallback(cb, () => { fs.mkdirSync(p); }),
+  mkdir: (p: string, cb: Cb) => viaCallback(cb, () => { fs.mkdirSync(p); ours.add(p); }),
   stat: (p: string, cb: Cb<fs.Stats>) => viaCallback(cb, () => fs.statSync(p)),
   utimes: (p: string, atime: Date, mtime: Date, cb: Cb) => viaCallback(cb, () => fs.utimesSync(p, atime, mtime)),
-  rmdir: (p: string, cb: Cb) => viaCallback(cb, () => fs.rmdirSync(p)),
+  rmdir: (p: string, cb: Cb) => viaCallback(cb, () => (ours.delete(p) ? fs.rmdirSync(p) : removeStale(p))),
   realpath: (p: string, cb: Cb<string>) => viaCallback(cb, () => fs.realpathSync(p)),
   /** proper-lockfile's exit handler removes still-held locks with this. */
   rmdirSync: (p: string) => fs.rmdirSync(p),
 };
+
+/** Lock directories this process created and has not removed yet (proper-lockfile removes them with rmdir on release). */
+const ours = new Set<string>();
+
+/**
+ * proper-lockfile removes a stale lock directory (stat, see it stale, rmdir,
+ * mkdir): two processes taking over the same dead holder's lock can both
+ * win, the second removing the first's fresh directory. So takers go one at a
+ * time through a guard directory (`<lock>.takeover`, mkdir is atomic) and
+ * re-check staleness under it; a taker that finds the guard taken, or the
+ * lock fresh again, reports the lock busy and retries later.
+ */
+function removeStale(lockDir: string): void {
+  const guard = `${lockDir}.takeover`;
+  try {
+    fs.mkdirSync(guard);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    // The guarded section takes microseconds: an old guard belongs to a taker that died in it.
+    try {
+      if (fs.statSync(guard).mtimeMs < Date.now() - STALE_MS) fs.rmdirSync(guard);
+    } catch { /* gone meanwhile */ }
+    throw busy(lockDir);
+  }
+  try {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(lockDir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // released meanwhile: free to take
+      throw e;
+    }
+    // While the stale directory exists nobody can create a fresh one, and only guard holders remove it.
+    if (st.mtimeMs >= Date.now() - STALE_MS) throw busy(lockDir);
+    fs.rmdirSync(lockDir);
+  } finally {
+    try { fs.rmdirSync(guard); } catch { /* already gone */ }
+  }
+}
+
+function busy(lockDir: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`lock ${lockDir} is being taken over by another process`), { code: "ELOCKED" });
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
