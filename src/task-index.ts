@@ -46,6 +46,11 @@ export function rowChanged(a: TaskSummary | undefined, b: TaskSummary): boolean 
 // ---------------------------------------------------------------------------
 // Task files
 
+/** What a task's lock is taken on: its file (lock directory `task_<id>.json.lock`). */
+export function taskLockPath(ctx: Ctx, team: string, id: string): string {
+  return ctx.paths.taskFile(team, id);
+}
+
 export interface TaskRead { task: Task; raw: string }
 
 /**
@@ -65,6 +70,16 @@ export function readTaskFile(file: string): TaskRead | undefined {
   } catch (e) {
     const aside = moveAside(file);
     throw new TeamsError("CORRUPT", `${file} is corrupt (${(e as Error).message.split("\n")[0].slice(0, 200)}); it was moved to ${aside} so nothing is lost. Inspect or restore it, then retry.`, { file, movedTo: aside });
+  }
+}
+
+/** A file's text, or undefined when it does not exist. */
+export function readRaw(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw ioError(`cannot read ${file}`, e);
   }
 }
 
@@ -170,6 +185,57 @@ function newLogTemp(file: string): { path: string; id: string; headerBytes: numb
     fs.closeSync(fd);
   }
   return { path: tmp, id, headerBytes: Buffer.byteLength(header) };
+}
+
+/**
+ * Replaces a task file whose index row changes, logging around the rename:
+ * a pending line before it (a reader re-reads the file until a later row
+ * line), the new row after it. Both lines go through one fd; if the log was
+ * replaced meanwhile, both are written again to the new one. Returns true
+ * when the caller should compact (see appendLine).
+ */
+export function logAround(ctx: Ctx, team: string, row: TaskSummary, rename: () => void): boolean {
+  const file = logFile(ctx, team);
+  const pending = Buffer.from(JSON.stringify({ pending: row.id }) + "\n", "utf8");
+  const after = Buffer.from(JSON.stringify({ row }) + "\n", "utf8");
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(`cannot append to ${file}`, e);
+    logPending(ctx, team, row.id);
+    rename();
+    return logRow(ctx, team, row);
+  }
+  let same: boolean;
+  let size: number;
+  try {
+    writeAll(fd, pending, file);
+    rename();
+    writeAll(fd, after, file);
+    const mine = fs.fstatSync(fd);
+    size = mine.size;
+    let cur: fs.Stats | undefined;
+    try { cur = fs.statSync(file); } catch { cur = undefined; }
+    same = !!cur && cur.ino === mine.ino && cur.dev === mine.dev;
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (!same) {
+    // Compacted while we wrote: the old log's tail may have been read before our lines.
+    logPending(ctx, team, row.id);
+    return logRow(ctx, team, row);
+  }
+  return Math.floor((size - pending.length - after.length) / COMPACT_BYTES) !== Math.floor(size / COMPACT_BYTES);
+}
+
+function writeAll(fd: number, buf: Buffer, file: string): void {
+  try {
+    let off = 0;
+    while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+  } catch (e) {
+    throw ioError(`cannot append to ${file}`, e);
+  }
 }
 
 /** Before a task file whose index row changes is replaced: its row must be re-read from the file until the matching row line follows. */
@@ -474,7 +540,7 @@ export function compactLocked(ctx: Ctx, team: string, minBytes = 0): boolean {
     }
     // Rows still pending whose task is not locked by a live writer: the file is final, take its row.
     for (const id of [...state.pending]) {
-      if (fs.existsSync(`${ctx.paths.taskFile(team, id)}.lock`) && lockFresh(`${ctx.paths.taskFile(team, id)}.lock`)) continue;
+      if (lockFresh(`${taskLockPath(ctx, team, id)}.lock`)) continue;
       const t = readTaskQuiet(ctx.paths.taskFile(team, id));
       if (t) state.rows.set(id, summaryOf(t));
       else state.rows.delete(id);
@@ -599,7 +665,7 @@ export function discardTemp(tmp: string): void {
  * commitTemp). A creator killed in between leaves its reservation behind, so
  * that id stays burnt, never reused.
  */
-export function reserveId(ctx: Ctx, team: string, from: number): { id: string; path: string } {
+export function reserveId(ctx: Ctx, team: string, from: number): Reservation {
   for (let n = Math.max(1, from); ; n++) {
     const id = String(n);
     const file = ctx.paths.taskFile(team, id);
@@ -611,16 +677,34 @@ export function reserveId(ctx: Ctx, team: string, from: number): { id: string; p
       if ((e as NodeJS.ErrnoException).code === "EEXIST") continue;
       throw ioError(`cannot create ${res}`, e);
     }
-    fs.closeSync(fd);
     if (fs.existsSync(file)) {
+      fs.closeSync(fd);
       discardTemp(res);
       continue;
     }
-    return { id, path: res };
+    return { id, path: res, fd };
   }
 }
 
+export interface Reservation { id: string; path: string; fd?: number }
+
 /** Writes a reserved task's content (fsync'd) into its reservation file. */
-export function fillReservation(res: string, text: string): void {
-  fillNew(res, text, "w");
+export function fillReservation(r: Reservation, text: string): void {
+  if (r.fd === undefined) return fillNew(r.path, text, "w");
+  const fd = r.fd;
+  r.fd = undefined;
+  try {
+    writeAll(fd, Buffer.from(text, "utf8"), r.path);
+    fs.fsyncSync(fd);
+  } catch (e) {
+    throw ioError(`cannot write ${r.path}`, e);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Gives a reserved id back. */
+export function releaseReservation(r: Reservation): void {
+  if (r.fd !== undefined) { try { fs.closeSync(r.fd); } catch { /* closed */ } r.fd = undefined; }
+  discardTemp(r.path);
 }

@@ -20,9 +20,9 @@ import { TaskStatus, type Task, type TaskIndex, type TaskSummary } from "./schem
 import { withLock } from "./store/lock.js";
 import { LEAD_NAME, validateTaskId } from "./store/paths.js";
 import {
-  commitTemp, compact, compactIfIdle, compactLocked, discardTemp, fillReservation, logPending, logRow,
-  peekNextId, readIndex, readTaskFile, reserveId, rowChanged, summaryOf, writeTemp,
-  type TaskRead,
+  commitTemp, compact, compactIfIdle, compactLocked, discardTemp, fillReservation, logAround, logPending, logRow,
+  peekNextId, readIndex, readRaw, readTaskFile, releaseReservation, reserveId, rowChanged, summaryOf, taskLockPath, writeTemp,
+  type Reservation, type TaskRead,
 } from "./task-index.js";
 import { isLead, readTeam, requireMember } from "./teams.js";
 
@@ -107,9 +107,10 @@ async function editTask<R>(ctx: Ctx, team: string, id: string, edit: (t: Task) =
   let tmp: string | undefined = writeTemp(file, serialize(t));
   let crossed = false;
   try {
-    const out = await withLock(file, () => {
+    const out = await withLock(taskLockPath(ctx, team, id), () => {
       assertTeamExists(ctx, team);
-      const cur = readTask(ctx, team, id);
+      // Unchanged since we read it (the common case): no need to parse it again.
+      const cur = readRaw(file) === first.raw ? first : readTask(ctx, team, id);
       if (cur.raw !== first.raw) {
         discardTemp(tmp!);
         tmp = undefined;
@@ -120,11 +121,9 @@ async function editTask<R>(ctx: Ctx, team: string, id: string, edit: (t: Task) =
         tmp = writeTemp(file, serialize(t));
       }
       const row = summaryOf(t);
-      const indexed = rowChanged(summaryOf(cur.task), row);
-      if (indexed) crossed = logPending(ctx, team, id);
-      commitTemp(tmp!, file);
-      tmp = undefined;
-      if (indexed) crossed = logRow(ctx, team, row) || crossed;
+      const rename = () => { commitTemp(tmp!, file); tmp = undefined; };
+      if (rowChanged(summaryOf(cur.task), row)) crossed = logAround(ctx, team, row, rename);
+      else rename();
       return { value: r.value, task: t, written: true };
     });
     await compactAfter(ctx, team, crossed);
@@ -145,7 +144,7 @@ class Tx {
   private read = new Map<string, TaskRead>();
   private loaded = new Map<string, Task>();
   private dirty = new Set<string>();
-  private reserved = new Map<string, string>();
+  private reserved = new Map<string, Reservation>();
   constructor(readonly ctx: Ctx, readonly team: string, readonly index: TaskIndex) {}
 
   has(id: string): boolean { return id in this.index.tasks || this.loaded.has(id); }
@@ -171,7 +170,7 @@ class Tx {
   /** A new id, reserved until commit or abort. */
   allocateId(): string {
     const r = reserveId(this.ctx, this.team, Math.max(this.index.nextId, peekNextId(this.ctx, this.team)));
-    this.reserved.set(r.id, r.path);
+    this.reserved.set(r.id, r);
     this.index.nextId = Number(r.id) + 1;
     return r.id;
   }
@@ -183,7 +182,7 @@ class Tx {
 
   /** Gives back reserved ids that were not used. */
   abort(): void {
-    for (const res of this.reserved.values()) discardTemp(res);
+    for (const res of this.reserved.values()) releaseReservation(res);
     this.reserved.clear();
   }
 
@@ -200,11 +199,11 @@ class Tx {
       for (const id of ids) {
         const t = this.loaded.get(id)!;
         const res = this.reserved.get(id);
-        if (res) { fillReservation(res, serialize(t)); temps.set(id, res); this.reserved.delete(id); }
+        if (res) { fillReservation(res, serialize(t)); temps.set(id, res.path); this.reserved.delete(id); }
         else temps.set(id, writeTemp(this.ctx.paths.taskFile(this.team, id), serialize(t)));
       }
       const existing = ids.filter((id) => this.read.has(id));
-      const ok = await withLocks(existing.map((id) => this.ctx.paths.taskFile(this.team, id)), () => {
+      const ok = await withLocks(existing.map((id) => taskLockPath(this.ctx, this.team, id)), () => {
         assertTeamExists(this.ctx, this.team);
         for (const id of existing) {
           const cur = readTaskFile(this.ctx.paths.taskFile(this.team, id));
@@ -334,11 +333,11 @@ export async function createTask(ctx: Ctx, team: string, input: CreateTaskInput)
     const res = reserveId(ctx, team, peekNextId(ctx, team));
     const t = fresh(res.id);
     try {
-      fillReservation(res.path, serialize(t));
+      fillReservation(res, serialize(t));
       assertTeamExists(ctx, team);
       commitTemp(res.path, ctx.paths.taskFile(team, t.id));
     } catch (e) {
-      discardTemp(res.path);
+      releaseReservation(res);
       throw e;
     }
     await compactAfter(ctx, team, logRow(ctx, team, summaryOf(t)));
