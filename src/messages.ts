@@ -1,18 +1,21 @@
 /**
  * Inboxes. A send appends one line to the recipient's spool
- * (`<agent>.spool.jsonl`, O(1) whatever the history); the owner reading its
- * inbox merges the spool into `<agent>.json` and marks it read. Once more than
- * ARCHIVE_AT read messages pile up, the oldest move to `archive/<agent>.jsonl`.
- * Every step is idempotent by message id, so a crash between steps duplicates
- * nothing and loses nothing.
+ * (`<agent>.spool.jsonl`) with one O_APPEND write and no lock, O(1) whatever
+ * the history. The owner reading its inbox (under the inbox lock, readers
+ * only) renames the spool aside to `<agent>.spool.taking.jsonl`, merges it
+ * into `<agent>.json` and marks it read. Once more than ARCHIVE_AT read
+ * messages pile up, the oldest move to `archive/<agent>.jsonl`. Every step is
+ * idempotent by message id, so a crash between steps duplicates nothing and
+ * loses nothing (docs/storage.md, "Messages").
  */
 import fs from "node:fs";
+import path from "node:path";
 import { nanoid } from "nanoid";
 import type { Ctx } from "./context.js";
 import { TeamsError, invalid } from "./errors.js";
 import { appendEvent } from "./events.js";
 import { InboxSchema, parseWith, type Inbox, type Message } from "./schemas.js";
-import { appendText, parseJsonl, readJson, readText, writeJson, writeFileAtomic as writeFileAtomicText } from "./store/json-file.js";
+import { appendText, ensureDir, forgetDirs, ioError, parseJsonl, readJson, readText, writeJson } from "./store/json-file.js";
 import { withLock } from "./store/lock.js";
 import { LEAD_NAME, validateName } from "./store/paths.js";
 import { isLead, memberNames, readTeam, requireMember } from "./teams.js";
@@ -56,13 +59,66 @@ function newMessage(ctx: Ctx, to: string, input: Omit<SendInput, "recipient">): 
   return msg;
 }
 
+/** Where a reader puts the spool while it merges it (a leftover one means that reader died). */
+function takingFile(ctx: Ctx, team: string, agent: string): string {
+  return ctx.paths.spool(team, agent).replace(/\.spool\.jsonl$/, ".spool.taking.jsonl");
+}
+
+function deletedWhileSending(team: string): TeamsError {
+  return new TeamsError("NOT_FOUND", `team "${team}" was deleted; the message was not sent.`, { team });
+}
+
+/**
+ * Appends the message to the recipient's spool without any lock: one write()
+ * on an O_APPEND fd (lines never interleave), fdatasync, then a check that the
+ * file written is still the spool. If a reader renamed it aside meanwhile, it
+ * may have read the file before our line landed: append again to the new
+ * spool (readers drop the duplicate by id).
+ */
 async function deliver(ctx: Ctx, team: string, msg: Message): Promise<void> {
-  const line = JSON.stringify(msg) + "\n";
-  await withLock(ctx.paths.inbox(team, msg.to), () => {
-    // The team may have been deleted since the caller read its config: do not leave mail for a future team of that name.
-    if (!fs.existsSync(ctx.paths.teamConfig(team))) throw new TeamsError("NOT_FOUND", `team "${team}" was deleted; the message was not sent.`);
-    appendText(ctx.paths.spool(team, msg.to), line, { sync: true });
-  });
+  const spool = ctx.paths.spool(team, msg.to);
+  const config = ctx.paths.teamConfig(team);
+  // The leading newline isolates a fragment torn by a sender killed mid-write; readers skip empty lines.
+  const buf = Buffer.from("\n" + JSON.stringify(msg) + "\n", "utf8");
+  for (let tries = 0; ; tries++) {
+    let fd: number;
+    try {
+      fd = fs.openSync(spool, "a", 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT" || tries > 2) throw ioError(`cannot append to ${spool}`, e);
+      // No messages directory: a team deleted since the caller read its config must not get mail (nor a new directory).
+      if (!fs.existsSync(config)) throw deletedWhileSending(team);
+      forgetDirs(path.dirname(spool));
+      ensureDir(path.dirname(spool));
+      continue;
+    }
+    let stillSpool: boolean;
+    try {
+      let off = 0;
+      while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+      fs.fdatasyncSync(fd);
+      const mine = fs.fstatSync(fd);
+      stillSpool = sameFile(spool, mine);
+    } catch (e) {
+      throw ioError(`cannot append to ${spool}`, e);
+    } finally {
+      fs.closeSync(fd);
+    }
+    // Deleted while we wrote: say so. Remove nothing (the directory may already belong to a new team of that name).
+    if (!fs.existsSync(config)) throw deletedWhileSending(team);
+    if (stillSpool) return;
+    if (tries > 100) throw new TeamsError("IO", `cannot deliver to ${spool}: it was taken away ${tries} times in a row`);
+  }
+}
+
+/** True when `file` currently names the file `st` describes (while our fd is open its inode cannot be reused). */
+function sameFile(file: string, st: fs.Stats): boolean {
+  try {
+    const now = fs.statSync(file);
+    return now.ino === st.ino && now.dev === st.dev;
+  } catch {
+    return false;
+  }
 }
 
 /** Sends one message from the caller to a member (team-lead is always valid). */
@@ -105,30 +161,49 @@ export async function broadcastMessage(ctx: Ctx, team: string, input: Omit<SendI
   return sent;
 }
 
-/** Messages in the spool (unread), complete lines only. */
-function readSpool(ctx: Ctx, team: string, agent: string): Message[] {
-  const text = readText(ctx.paths.spool(team, agent));
+/** Messages of one spool-like file, complete lines only. */
+function readLines(file: string): Message[] {
+  const text = readText(file);
   return text ? parseJsonl<Message>(text).items : [];
 }
 
-/** Unread count without any lock (a stat when the inbox is empty). */
-export function unreadCount(ctx: Ctx, team: string, agent: string): number {
-  let size = 0;
+/**
+ * Messages not yet merged into the inbox file, oldest first: a taken spool a
+ * reader is merging (or left behind when it died), then the spool. The spool
+ * is read first: a reader renaming it in between then shows up in the taken
+ * file (a duplicate, dropped by id), never nowhere.
+ */
+function readUnmerged(ctx: Ctx, team: string, agent: string): Message[] {
+  const spool = readLines(ctx.paths.spool(team, agent));
+  const taking = readLines(takingFile(ctx, team, agent));
+  return taking.length ? [...taking, ...spool] : spool;
+}
+
+/** Bytes waiting in the spool and a taken spool: two stats, no parse. */
+function unmergedBytes(ctx: Ctx, team: string, agent: string): number {
+  return fileSize(ctx.paths.spool(team, agent)) + fileSize(takingFile(ctx, team, agent));
+}
+
+function fileSize(file: string): number {
   try {
-    size = fs.statSync(ctx.paths.spool(team, agent)).size;
+    return fs.statSync(file).size;
   } catch {
     return 0;
   }
-  return size === 0 ? 0 : unreadPeek(ctx, team, agent).length;
+}
+
+/** Unread count without any lock (two stats when the inbox is empty). */
+export function unreadCount(ctx: Ctx, team: string, agent: string): number {
+  return unmergedBytes(ctx, team, agent) === 0 ? 0 : unreadPeek(ctx, team, agent).length;
 }
 
 /** Unread messages without marking them read. */
 export function unreadPeek(ctx: Ctx, team: string, agent: string): Message[] {
-  const spool = readSpool(ctx, team, agent);
-  if (!spool.length) return [];
+  const unmerged = readUnmerged(ctx, team, agent);
+  if (!unmerged.length) return [];
   const inbox = readJson(ctx.paths.inbox(team, agent), checkInbox);
   const seen = new Set(inbox?.messages.map((m) => m.id));
-  return dedupe(spool).filter((m) => !seen.has(m.id));
+  return dedupe(unmerged).filter((m) => !seen.has(m.id));
 }
 
 function dedupe(msgs: Message[]): Message[] {
@@ -159,30 +234,54 @@ export async function readInbox(ctx: Ctx, team: string, input: ReadInboxInput = 
     return { agent, messages: [...(inbox?.messages ?? []), ...unread], markedRead: false, unreadBefore: unread.length };
   }
   // Fast path: nothing unread and only unread wanted: no lock, no parse.
-  if (unreadOnly && unreadCountFast(ctx, team, agent) === 0) return { agent, messages: [], markedRead: false, unreadBefore: 0 };
+  if (unreadOnly && unmergedBytes(ctx, team, agent) === 0) return { agent, messages: [], markedRead: false, unreadBefore: 0 };
   return markAllRead(ctx, team, agent, unreadOnly);
 }
 
-function unreadCountFast(ctx: Ctx, team: string, agent: string): number {
+/**
+ * Under the inbox lock: renames the spool aside (senders then start a new one)
+ * and returns what is to be merged, with whether a taken file now exists. A
+ * taken file a dead reader left is first appended back to the spool, so that
+ * the rename (which replaces it) cannot drop a message.
+ */
+function takeSpool(ctx: Ctx, team: string, agent: string): { msgs: Message[]; taken: boolean } {
+  const spool = ctx.paths.spool(team, agent);
+  const taking = takingFile(ctx, team, agent);
+  const left = readText(taking);
+  if (left !== undefined && left.trim()) appendText(spool, left.endsWith("\n") ? left : left + "\n", { sync: true });
   try {
-    return fs.statSync(ctx.paths.spool(team, agent)).size;
-  } catch {
-    return 0;
+    fs.renameSync(spool, taking);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(`cannot take ${spool}`, e);
+    if (left === undefined) return { msgs: [], taken: false };
+  }
+  const msgs = readLines(taking);
+  // The leftover's messages are older than the spool's: keep them first (its copies in the new file are dropped by id).
+  return { msgs: left ? [...parseJsonl<Message>(left).items, ...msgs] : msgs, taken: true };
+}
+
+/** Removes the taken spool once everything in it is in the inbox file or back in the spool. */
+function dropTaken(ctx: Ctx, team: string, agent: string): void {
+  try {
+    fs.unlinkSync(takingFile(ctx, team, agent));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(`cannot remove ${takingFile(ctx, team, agent)}`, e);
   }
 }
 
 /**
- * Saves a merged inbox, then the spool (what is still unread), then archives
- * overflow, in the one order where a crash at any point duplicates (readers
- * drop duplicates by id) but never loses or resurrects a message. Call under
- * the inbox lock. Returns how many messages were archived.
+ * Saves a merged inbox, then puts what is still unread back in the spool,
+ * then removes the taken spool, then archives overflow: the one order where a
+ * crash at any point duplicates (readers drop duplicates by id) but never
+ * loses or resurrects a message. Call under the inbox lock, after takeSpool.
+ * Returns how many messages were archived.
  */
 function saveInbox(ctx: Ctx, team: string, agent: string, inbox: Inbox, stillUnread: Message[]): number {
   const inboxFile = ctx.paths.inbox(team, agent);
-  const spoolFile = ctx.paths.spool(team, agent);
   writeJson(inboxFile, inbox);
-  if (stillUnread.length) writeFileAtomicText(spoolFile, stillUnread.map((m) => JSON.stringify(m)).join("\n") + "\n");
-  else try { fs.unlinkSync(spoolFile); } catch { /* no spool */ }
+  // Appended, not rewritten: senders keep appending to the spool without a lock.
+  if (stillUnread.length) appendText(ctx.paths.spool(team, agent), stillUnread.map((m) => "\n" + JSON.stringify(m) + "\n").join(""), { sync: true });
+  dropTaken(ctx, team, agent);
   if (inbox.messages.length <= ARCHIVE_AT) return 0;
   const cut = inbox.messages.length - KEEP_READ;
   const old = inbox.messages.slice(0, cut);
@@ -197,13 +296,16 @@ async function markAllRead(ctx: Ctx, team: string, agent: string, unreadOnly: bo
   const inboxFile = ctx.paths.inbox(team, agent);
   const result = await withLock(inboxFile, () => {
     const inbox = readJson(inboxFile, checkInbox) ?? { messages: [] };
+    const taken = takeSpool(ctx, team, agent);
     const known = new Set(inbox.messages.map((m) => m.id));
-    const fresh = dedupe(readSpool(ctx, team, agent)).filter((m) => !known.has(m.id));
+    const fresh = dedupe(taken.msgs).filter((m) => !known.has(m.id));
     const legacyUnread = inbox.messages.filter((m) => !m.read);
     const newlyRead = [...legacyUnread, ...fresh];
     for (const m of newlyRead) m.read = true;
     inbox.messages.push(...fresh);
-    const archived = newlyRead.length || !fs.existsSync(inboxFile) ? saveInbox(ctx, team, agent, inbox, []) : 0;
+    let archived = 0;
+    if (newlyRead.length || !fs.existsSync(inboxFile)) archived = saveInbox(ctx, team, agent, inbox, []);
+    else if (taken.taken) dropTaken(ctx, team, agent); // only duplicates of what the inbox file holds
     return { messages: unreadOnly ? newlyRead : inbox.messages, newlyRead: newlyRead.length, archived, total: inbox.messages.length };
   });
   if (result.newlyRead) {
@@ -226,10 +328,11 @@ export interface HistoryPage { messages: Message[]; nextBefore?: number; total: 
  */
 export function readHistory(ctx: Ctx, team: string, agent: string, opts: { before?: number; limit?: number } = {}): HistoryPage {
   validateName("agent_name", agent);
-  const archiveText = readText(ctx.paths.archive(team, agent));
-  const archived = archiveText ? parseJsonl<Message>(archiveText).items : [];
+  // Read in the order messages move (spool → taken → inbox → archive): one moving meanwhile is seen twice, never missed.
+  const unmerged = readUnmerged(ctx, team, agent);
   const inbox = readJson(ctx.paths.inbox(team, agent), checkInbox)?.messages ?? [];
-  const all = dedupe([...archived, ...inbox, ...readSpool(ctx, team, agent)]);
+  const archived = readLines(ctx.paths.archive(team, agent));
+  const all = dedupe([...archived, ...inbox, ...unmerged]);
   const before = Math.min(opts.before ?? all.length, all.length);
   const limit = Math.max(1, opts.limit ?? 100);
   const start = Math.max(0, before - limit);
@@ -248,14 +351,21 @@ export async function markRead(ctx: Ctx, team: string, agent: string, ids: strin
   const n = await withLock(inboxFile, () => {
     const inbox = readJson(inboxFile, checkInbox) ?? { messages: [] };
     const known = new Set(inbox.messages.map((m) => m.id));
-    const spool = dedupe(readSpool(ctx, team, agent)).filter((m) => !known.has(m.id));
-    const moved = spool.filter((m) => want.has(m.id));
-    const rest = spool.filter((m) => !want.has(m.id));
+    // Only take the spool if it holds one of the wanted messages (else leave senders' file alone).
+    const peek = dedupe(readUnmerged(ctx, team, agent)).filter((m) => !known.has(m.id));
+    const hasWanted = peek.some((m) => want.has(m.id));
     let marked = 0;
     for (const m of inbox.messages) if (want.has(m.id) && !m.read) { m.read = true; marked++; }
+    if (!hasWanted) {
+      if (marked) writeJson(inboxFile, inbox);
+      return marked;
+    }
+    const unmerged = dedupe(takeSpool(ctx, team, agent).msgs).filter((m) => !known.has(m.id));
+    const moved = unmerged.filter((m) => want.has(m.id));
+    const rest = unmerged.filter((m) => !want.has(m.id));
     for (const m of moved) { m.read = true; marked++; }
     inbox.messages.push(...moved);
-    if (marked) saveInbox(ctx, team, agent, inbox, rest);
+    saveInbox(ctx, team, agent, inbox, rest);
     return marked;
   });
   if (n) await appendEvent(ctx, team, "message.read", { agent, count: n, ids: ids.slice(0, 50) });

@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
-import { ARCHIVE_AT, KEEP_READ, broadcastMessage, markRead, readHistory, readInbox, sendMessage, unreadCount, unreadPeek } from "../src/messages.js";
+import path from "node:path";
+import { ARCHIVE_AT, KEEP_READ, broadcastMessage, markRead, readHistory, readInbox, sendMessage, systemMessage, unreadCount, unreadPeek } from "../src/messages.js";
+import { deleteTeam } from "../src/teams.js";
 import { TeamsError } from "../src/errors.js";
 import { cleanupTemp, readJsonFile, readJsonl, teamWith, world, type World } from "./helpers/fixtures.js";
 
@@ -201,5 +203,104 @@ describe("crash between the inbox rewrite and the spool removal", () => {
     expect(unreadPeek(w.as(), "t", "qa")).toEqual([]);
     expect((await readInbox(w.as("qa"), "t")).messages).toEqual([]);
     expect(readHistory(w.as(), "t", "qa", { limit: 1000 }).total).toBe(250);
+  });
+});
+
+describe("lock-free sends and spool rotation", () => {
+  const taking = (w: World, agent: string) => w.as().paths.spool("t", agent).replace(/\.spool\.jsonl$/, ".spool.taking.jsonl");
+
+  it("a send is one line appended to the spool; reading renames the spool aside and removes it", async () => {
+    const w = await setup();
+    const p = w.as().paths;
+    const a = await send(w, "dev", "qa", "a");
+    const text = fs.readFileSync(p.spool("t", "qa"), "utf8");
+    expect(text).toBe("\n" + JSON.stringify(a) + "\n");
+    expect((await readInbox(w.as("qa"), "t")).messages.map((m) => m.id)).toEqual([a.id]);
+    expect(fs.existsSync(p.spool("t", "qa"))).toBe(false);
+    expect(fs.existsSync(taking(w, "qa"))).toBe(false);
+  });
+
+  it("a taken spool left by a reader that died before saving is seen by every reader and merged once by the next", async () => {
+    const w = await setup();
+    const p = w.as().paths;
+    const a = await send(w, "dev", "qa", "a");
+    const b = await send(w, "dev", "qa", "b");
+    fs.renameSync(p.spool("t", "qa"), taking(w, "qa")); // the reader died right after the rename
+    const c = await send(w, "dev", "qa", "c");
+    expect(unreadCount(w.as(), "t", "qa")).toBe(3);
+    expect(unreadPeek(w.as(), "t", "qa").map((m) => m.content)).toEqual(["a", "b", "c"]);
+    expect(readHistory(w.as(), "t", "qa").messages.map((m) => m.content)).toEqual(["a", "b", "c"]);
+    expect((await readInbox(w.as("qa"), "t")).messages.map((m) => m.id)).toEqual([a.id, b.id, c.id]);
+    expect(fs.existsSync(taking(w, "qa"))).toBe(false);
+    expect(unreadCount(w.as(), "t", "qa")).toBe(0);
+    expect((await readInbox(w.as("qa"), "t")).messages).toEqual([]);
+    expect(readHistory(w.as(), "t", "qa").total).toBe(3);
+  });
+
+  it("a reader that died after saving the inbox but before removing the taken spool: no unread, no duplicates", async () => {
+    const w = await setup();
+    const p = w.as().paths;
+    for (const x of ["a", "b"]) await send(w, "dev", "qa", x);
+    const before = fs.readFileSync(p.spool("t", "qa"), "utf8");
+    await readInbox(w.as("qa"), "t");
+    fs.writeFileSync(taking(w, "qa"), before);
+    await send(w, "dev", "qa", "c");
+    expect(unreadPeek(w.as(), "t", "qa").map((m) => m.content)).toEqual(["c"]);
+    expect(readHistory(w.as(), "t", "qa").messages.map((m) => m.content)).toEqual(["a", "b", "c"]);
+    expect((await readInbox(w.as("qa"), "t")).messages.map((m) => m.content)).toEqual(["c"]);
+    expect(fs.existsSync(taking(w, "qa"))).toBe(false);
+    expect((await readInbox(w.as("qa"), "t", { unread_only: false })).messages.map((m) => m.content)).toEqual(["a", "b", "c"]);
+  });
+
+  it("markRead with a leftover taken spool: the wanted ones are read, the rest stay unread in the spool", async () => {
+    const w = await setup();
+    const p = w.as().paths;
+    const a = await send(w, "dev", "qa", "a");
+    await send(w, "dev", "qa", "b");
+    fs.renameSync(p.spool("t", "qa"), taking(w, "qa"));
+    await send(w, "dev", "qa", "c");
+    expect(await markRead(w.as("qa"), "t", "qa", [a.id])).toBe(1);
+    expect(fs.existsSync(taking(w, "qa"))).toBe(false);
+    expect(unreadPeek(w.as(), "t", "qa").map((m) => m.content).sort()).toEqual(["b", "c"]);
+    expect(readHistory(w.as(), "t", "qa").total).toBe(3);
+  });
+
+  it("the empty-inbox fast path notices a leftover taken spool", async () => {
+    const w = await setup();
+    const p = w.as().paths;
+    await send(w, "dev", "qa", "a");
+    fs.renameSync(p.spool("t", "qa"), taking(w, "qa"));
+    expect((await readInbox(w.as("qa"), "t")).messages.map((m) => m.content)).toEqual(["a"]);
+  });
+
+  it("a torn line in the spool (a sender killed mid-write) costs only that line", async () => {
+    const w = await setup();
+    const p = w.as().paths;
+    await send(w, "dev", "qa", "a");
+    fs.appendFileSync(p.spool("t", "qa"), '{"id":"torn","from":"dev","to":"q');
+    await send(w, "dev", "qa", "b");
+    expect((await readInbox(w.as("qa"), "t")).messages.map((m) => m.content)).toEqual(["a", "b"]);
+  });
+
+  it("a team deleted before the spool is opened: NOT_FOUND, and no messages directory appears", async () => {
+    const w = await setup();
+    const p = w.as().paths;
+    await deleteTeam(w.as(), "t");
+    const e = await err(systemMessage(w.as(), "t", "qa", "hi", "hello", "test"));
+    expect(e.code).toBe("NOT_FOUND");
+    expect(e.message).toMatch(/deleted; the message was not sent/);
+    expect(fs.existsSync(p.messagesDir("t"))).toBe(false);
+  });
+
+  it("a team deleted while the message was being written: NOT_FOUND; nothing else is removed", async () => {
+    const w = await setup();
+    const p = w.as().paths;
+    await deleteTeam(w.as(), "t");
+    // A watcher re-created the messages directory; the config is gone.
+    fs.mkdirSync(p.messagesDir("t"), { recursive: true });
+    fs.writeFileSync(path.join(p.messagesDir("t"), "keep.txt"), "x");
+    const e = await err(systemMessage(w.as(), "t", "qa", "hi", "hello", "test"));
+    expect(e.code).toBe("NOT_FOUND");
+    expect(fs.readFileSync(path.join(p.messagesDir("t"), "keep.txt"), "utf8")).toBe("x");
   });
 });
