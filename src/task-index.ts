@@ -26,6 +26,7 @@ import { TeamsError } from "./errors.js";
 import { TaskIndexSchema, TaskSchema, parseWith, type Task, type TaskIndex, type TaskLogLine, type TaskSummary } from "./schemas.js";
 import { ensureDir, ioError, moveAside, openInDir, writeFileAtomic } from "./store/json-file.js";
 import { STALE_MS, WAIT_MS, withLock } from "./store/lock.js";
+import { validateTaskId } from "./store/paths.js";
 
 /** Fold the log into a new snapshot once this many bytes were appended since the last one (tests set it low). */
 export const COMPACT_BYTES = Number(process.env.CLANKER_TEAMS_TASK_LOG_BYTES) || 64 * 1024;
@@ -46,9 +47,17 @@ export function rowChanged(a: TaskSummary | undefined, b: TaskSummary): boolean 
 // ---------------------------------------------------------------------------
 // Task files
 
-/** What a task's lock is taken on: its file (lock directory `task_<id>.json.lock`). */
+/**
+ * What a task's lock is taken on: `locks/task_<id>` (lock directory
+ * `locks/task_<id>.lock`), so that lock directories are made and removed
+ * in a directory of their own. Every create, rename and unlink in a
+ * directory queues on that directory's lock, and making an inode can be slow
+ * under churn (ext4 skips recently freed ones); measured: the creates'
+ * reservation step took 4 ms (p50) instead of 8-17 ms with lock directories
+ * beside the task files.
+ */
 export function taskLockPath(ctx: Ctx, team: string, id: string): string {
-  return ctx.paths.taskFile(team, id);
+  return path.join(ctx.paths.tasksDir(team), "locks", `task_${validateTaskId("task_id", id)}`);
 }
 
 export interface TaskRead { task: Task; raw: string }
@@ -397,10 +406,14 @@ function load(ctx: Ctx, team: string): Cached {
           c.logId = id;
           c.logIno = lst.ino;
         } else {
-          // The log is not the one this state follows: a compaction is between
-          // its two renames (wait for it), or one died there (rebuild).
+          // The log is not the one this state follows: a compaction just
+          // finished (read its snapshot), is between its two renames (wait
+          // for it), or died there (rebuild from the files).
+          let now: fs.Stats | undefined;
+          try { now = fs.statSync(snapFile); } catch { now = undefined; }
+          if ((now ? snapKeyOf(now) : "none") !== key) continue;
           if (teamLockHeld(ctx, team) && Date.now() - started < WAIT_MS) {
-            cache.delete(dir);
+            cache.set(dir, c); // unchanged: no need to parse the snapshot again
             sleepSync(1);
             continue;
           }
