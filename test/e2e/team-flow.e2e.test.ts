@@ -103,7 +103,8 @@ for (const version of PI_VERSIONS) {
         expect(readFileSync(marker, "utf8")).toBe(`${T} agent=worker task=1\n`); // the hook ran before the report
         expect(w.calls("team-lead").some((c) => c.lastText.includes("worker is up"))).toBe(true); // greeting delivered
 
-        const ev = w.events(T);
+        // A sender logs message.sent just after the message lands, so the lead can read the report a moment before its event.
+        const ev = await until(() => { const e = w.events(T); return e.some((x) => x.kind === "message.sent" && x.data.summary === "task 1 done") && e; }, "report's message.sent event", 30_000);
         const kinds = ev.map((e) => e.kind);
         for (const k of ["team.created", "task.created", "teammate.spawned", "message.sent", "task.claimed", "task.updated", "hook.ran", "message.read"]) expect(kinds, k).toContain(k);
         expect(ev.find((e) => e.kind === "teammate.spawned")?.data).toMatchObject({ name: "worker", kind: "tmux", pane: worker.pane.paneId });
