@@ -102,6 +102,63 @@ function readTaskQuiet(file: string): Task | undefined {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Transactions over several task files: the intent (tx.json) is the commit
+// point. It names the fsync'd temp file of every task the transaction
+// replaces or creates; written after the checks, before the first rename,
+// removed after the last. Readers prefer a listed temp file to the task file;
+// the next writer that needs those tasks rolls the renames forward.
+
+export const intentFile = (ctx: Ctx, team: string) => path.join(ctx.paths.tasksDir(team), "tx.json");
+
+export interface Intent { writes: { id: string; tmp: string }[] }
+
+/** The pending transaction's intent, if any (one failed open when there is none). */
+export function readIntent(ctx: Ctx, team: string): Intent | undefined {
+  const text = readRaw(intentFile(ctx, team));
+  if (text === undefined) return undefined;
+  try {
+    const o = JSON.parse(text) as Intent;
+    if (Array.isArray(o.writes) && o.writes.every((w) => typeof w?.id === "string" && typeof w?.tmp === "string" && !w.tmp.includes("/"))) return o;
+  } catch { /* written atomically: not torn; ignore anything else */ }
+  return undefined;
+}
+
+export function writeIntent(ctx: Ctx, team: string, intent: Intent): void {
+  writeFileAtomic(intentFile(ctx, team), JSON.stringify(intent) + "\n");
+}
+
+export function clearIntent(ctx: Ctx, team: string): void {
+  try { fs.unlinkSync(intentFile(ctx, team)); } catch { /* gone */ }
+}
+
+/** The temp file a pending transaction will rename onto task `id`, if any. */
+export function intentTemp(ctx: Ctx, team: string, intent: Intent | undefined, id: string): string | undefined {
+  const w = intent?.writes.find((x) => x.id === id);
+  return w ? path.join(ctx.paths.tasksDir(team), w.tmp) : undefined;
+}
+
+/** A task as readers must see it: a pending transaction's version if there is one, else its file. */
+export function readVisible(ctx: Ctx, team: string, id: string, intent = readIntent(ctx, team)): TaskRead | undefined {
+  const tmp = intentTemp(ctx, team, intent, id);
+  if (tmp) {
+    const raw = readRaw(tmp);
+    if (raw !== undefined) {
+      try { return { task: parseWith(TaskSchema, JSON.parse(raw), "task"), raw }; } catch { /* not ours to judge: fall back to the file */ }
+    }
+  }
+  return readTaskFile(ctx.paths.taskFile(team, id));
+}
+
+function readVisibleQuiet(ctx: Ctx, team: string, id: string, intent: Intent | undefined): Task | undefined {
+  try {
+    return readVisible(ctx, team, id, intent)?.task;
+  } catch (e) {
+    if (e instanceof TeamsError && e.code === "CORRUPT") return undefined;
+    throw e;
+  }
+}
+
 /** Any file name that burns a task id: the task, its temp and reservation files, a corrupt copy moved aside. */
 const ID_FILE = /^task_([1-9][0-9]{0,9})\.json(?:\..*)?$/;
 
@@ -112,12 +169,19 @@ export function rebuildIndex(ctx: Ctx, team: string): TaskIndex {
   try {
     names = fs.readdirSync(ctx.paths.tasksDir(team));
   } catch { /* no tasks yet */ }
+  const intent = readIntent(ctx, team);
   for (const n of names) {
     const m = ID_FILE.exec(n);
     if (!m) continue;
     index.nextId = Math.max(index.nextId, Number(m[1]) + 1);
     if (n !== `task_${m[1]}.json`) continue;
-    const t = readTaskQuiet(ctx.paths.taskFile(team, m[1]));
+    const t = readVisibleQuiet(ctx, team, m[1], intent);
+    if (t) index.tasks[t.id] = summaryOf(t);
+  }
+  for (const w of intent?.writes ?? []) {
+    // A task a pending transaction creates.
+    if (index.tasks[w.id]) continue;
+    const t = readVisibleQuiet(ctx, team, w.id, intent);
     if (t) index.tasks[t.id] = summaryOf(t);
   }
   return index;
@@ -463,13 +527,18 @@ function resolve(ctx: Ctx, team: string, s: State): TaskIndex {
   const tasks: Record<string, TaskSummary> = {};
   for (const [id, r] of s.rows) tasks[id] = r;
   let nextId = s.nextId;
+  const intent = readIntent(ctx, team);
   const reread = (id: string) => {
-    const t = readTaskQuiet(ctx.paths.taskFile(team, id));
+    const t = readVisibleQuiet(ctx, team, id, intent);
     if (t) tasks[id] = summaryOf(t);
     else delete tasks[id];
     return !!t;
   };
   for (const id of s.pending) reread(id);
+  for (const w of intent?.writes ?? []) {
+    reread(w.id);
+    nextId = Math.max(nextId, Number(w.id) + 1);
+  }
   for (let i = 1; i < nextId; i++) {
     const id = String(i);
     if (!(id in tasks) && !s.pending.has(id) && fs.existsSync(ctx.paths.taskFile(team, id))) reread(id);
@@ -552,8 +621,9 @@ export function compactLocked(ctx: Ctx, team: string, minBytes = 0): boolean {
       }
     }
     // Rows still pending whose task is not locked by a live writer: the file is final, take its row.
+    const intent = readIntent(ctx, team);
     for (const id of [...state.pending]) {
-      if (lockFresh(`${taskLockPath(ctx, team, id)}.lock`)) continue;
+      if (intentTemp(ctx, team, intent, id) || lockFresh(`${taskLockPath(ctx, team, id)}.lock`)) continue;
       const t = readTaskQuiet(ctx.paths.taskFile(team, id));
       if (t) state.rows.set(id, summaryOf(t));
       else state.rows.delete(id);
@@ -590,9 +660,40 @@ function lockFresh(lockDir: string): boolean {
   }
 }
 
-/** Compacts under the team lock (waiting for it) if the log has at least `minBytes`. */
+/** Runs `fn` holding the locks of `files` (taken in the order given). */
+export async function withLocks<T>(files: string[], fn: () => T): Promise<T> {
+  if (!files.length) return fn();
+  return withLock(files[0], () => withLocks(files.slice(1), fn));
+}
+
+/**
+ * Finishes a transaction that died after its commit point (tx.json): renames
+ * the temp files it names onto their tasks, under those tasks' locks (a dead
+ * holder's are taken over once stale). The caller holds the team lock.
+ */
+export async function recoverIntent(ctx: Ctx, team: string): Promise<void> {
+  const intent = readIntent(ctx, team);
+  if (!intent) return;
+  const ids = [...new Set(intent.writes.map((w) => w.id))].sort((a, b) => Number(a) - Number(b));
+  await withLocks(ids.map((id) => taskLockPath(ctx, team, id)), () => {
+    for (const w of intent.writes) {
+      const tmp = intentTemp(ctx, team, intent, w.id)!;
+      const raw = readRaw(tmp);
+      if (raw === undefined) continue; // renamed before the crash
+      let task: Task;
+      try { task = JSON.parse(raw) as Task; } catch { discardTemp(tmp); continue; }
+      logAround(ctx, team, summaryOf(task), () => commitTemp(tmp, ctx.paths.taskFile(team, w.id)));
+    }
+    clearIntent(ctx, team);
+  });
+}
+
+/** Under the team lock (waiting for it): finishes a dead transaction, then compacts if the log has at least `minBytes`. */
 export async function compact(ctx: Ctx, team: string, minBytes = COMPACT_BYTES): Promise<void> {
-  await withLock(ctx.paths.taskIndex(team), () => { compactLocked(ctx, team, minBytes); });
+  await withLock(ctx.paths.taskIndex(team), async () => {
+    await recoverIntent(ctx, team);
+    compactLocked(ctx, team, minBytes);
+  });
 }
 
 /**
@@ -683,6 +784,12 @@ export function reserveId(ctx: Ctx, team: string, from: number): Reservation {
     const id = String(n);
     const file = ctx.paths.taskFile(team, id);
     const res = `${file}.new.tmp`;
+    // A creator renames its reservation into the task file, which frees the
+    // reservation's name: crowded creators would otherwise mostly make (and
+    // remove) an inode only to find the id taken, or queue on the directory's
+    // lock for an O_EXCL open that fails.
+    // Stats (path lookups, no directory lock) skip what is taken; O_EXCL decides.
+    if (fs.existsSync(file) || fs.existsSync(res)) continue;
     let fd: number;
     try {
       fd = openInDir(res, "wx");

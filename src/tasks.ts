@@ -12,6 +12,7 @@
  * holding a task lock, so there is no deadlock.
  */
 import fs from "node:fs";
+import path from "node:path";
 import type { Ctx } from "./context.js";
 import { TeamsError, invalid } from "./errors.js";
 import { appendEvent } from "./events.js";
@@ -20,8 +21,9 @@ import { TaskStatus, type Task, type TaskIndex, type TaskSummary } from "./schem
 import { withLock } from "./store/lock.js";
 import { LEAD_NAME, validateTaskId } from "./store/paths.js";
 import {
-  commitTemp, compact, compactIfIdle, compactLocked, discardTemp, fillReservation, logAround, logPending, logRow,
-  peekNextId, readIndex, readRaw, readTaskFile, releaseReservation, reserveId, rowChanged, summaryOf, taskLockPath, writeTemp,
+  clearIntent, commitTemp, compact, compactIfIdle, compactLocked, discardTemp, fillReservation, intentTemp, logAround, logPending, logRow,
+  peekNextId, readIndex, readIntent, readRaw, readTaskFile, readVisible, releaseReservation, reserveId, rowChanged, summaryOf,
+  recoverIntent, taskLockPath, withLocks, writeIntent, writeTemp,
   type Reservation, type TaskRead,
 } from "./task-index.js";
 import { isLead, readTeam, requireMember } from "./teams.js";
@@ -77,7 +79,7 @@ function readTask(ctx: Ctx, team: string, id: string, field = "task_id"): TaskRe
 function openBlockers(ctx: Ctx, team: string, t: Task, known?: (id: string) => Task | undefined): TaskSummary[] {
   const open: TaskSummary[] = [];
   for (const b of t.blockedBy) {
-    const bt = known?.(b) ?? readTaskFile(ctx.paths.taskFile(team, b))?.task;
+    const bt = known?.(b) ?? readVisible(ctx, team, b)?.task;
     if (bt && !FINISHED.has(bt.status)) open.push(summaryOf(bt));
   }
   return open;
@@ -91,6 +93,9 @@ async function compactAfter(ctx: Ctx, team: string, crossed: boolean): Promise<v
   } catch { /* the next writer past the mark, or task_list, will */ }
 }
 
+/** Thrown inside a task lock when a dead transaction must be finished first. */
+class NeedsRecovery extends Error {}
+
 /**
  * Changes one task under its own lock. `edit` changes the task it is given
  * and says whether to write it; it runs once on the task as read, and again
@@ -98,6 +103,17 @@ async function compactAfter(ctx: Ctx, team: string, crossed: boolean): Promise<v
  * such as "unowned" is decided on the state that gets replaced).
  */
 async function editTask<R>(ctx: Ctx, team: string, id: string, edit: (t: Task) => { value: R; write: boolean }): Promise<{ value: R; task: Task; written: boolean }> {
+  for (;;) {
+    try {
+      return await editTaskOnce(ctx, team, id, edit);
+    } catch (e) {
+      if (!(e instanceof NeedsRecovery)) throw e;
+      await withLock(ctx.paths.taskIndex(team), () => recoverIntent(ctx, team));
+    }
+  }
+}
+
+async function editTaskOnce<R>(ctx: Ctx, team: string, id: string, edit: (t: Task) => { value: R; write: boolean }): Promise<{ value: R; task: Task; written: boolean }> {
   const file = ctx.paths.taskFile(team, id);
   const first = readTask(ctx, team, id);
   let t = JSON.parse(first.raw) as Task;
@@ -109,6 +125,9 @@ async function editTask<R>(ctx: Ctx, team: string, id: string, edit: (t: Task) =
   try {
     const out = await withLock(taskLockPath(ctx, team, id), () => {
       assertTeamExists(ctx, team);
+      // Holding this lock while a transaction names this task means that transaction died (it
+      // holds the lock until its intent is gone): finish it first, under the team lock.
+      if (intentTemp(ctx, team, readIntent(ctx, team), id)) throw new NeedsRecovery();
       // Unchanged since we read it (the common case): no need to parse it again.
       const cur = readRaw(file) === first.raw ? first : readTask(ctx, team, id);
       if (cur.raw !== first.raw) {
@@ -131,12 +150,6 @@ async function editTask<R>(ctx: Ctx, team: string, id: string, edit: (t: Task) =
   } finally {
     if (tmp) discardTemp(tmp);
   }
-}
-
-/** Runs `fn` holding the locks of `files` (taken in the order given). */
-async function withLocks<T>(files: string[], fn: () => T): Promise<T> {
-  if (!files.length) return fn();
-  return withLock(files[0], () => withLocks(files.slice(1), fn));
 }
 
 /** A transaction over several tasks of one team, holding the team's tasks lock. */
@@ -195,6 +208,7 @@ class Tx {
     const ids = [...this.dirty].sort(byId);
     const temps = new Map<string, string>();
     let crossed = false;
+    let intent = false;
     try {
       for (const id of ids) {
         const t = this.loaded.get(id)!;
@@ -211,14 +225,18 @@ class Tx {
         }
         const rows = new Map(ids.map((id) => [id, summaryOf(this.loaded.get(id)!)]));
         const indexed = ids.filter((id) => !this.read.has(id) || rowChanged(summaryOf(this.read.get(id)!.task), rows.get(id)!));
+        // Several files: the intent is the commit point (a crash after it is rolled forward).
+        if (ids.length > 1) { writeIntent(this.ctx, this.team, { writes: ids.map((id) => ({ id, tmp: path.basename(temps.get(id)!) })) }); intent = true; }
         for (const id of indexed) if (this.read.has(id)) crossed = logPending(this.ctx, this.team, id) || crossed;
         for (const id of ids) { commitTemp(temps.get(id)!, this.ctx.paths.taskFile(this.team, id)); temps.delete(id); }
         for (const id of indexed) crossed = logRow(this.ctx, this.team, rows.get(id)!) || crossed;
+        if (intent) { clearIntent(this.ctx, this.team); intent = false; }
         return true;
       });
       return { ok, crossed };
     } finally {
-      for (const tmp of temps.values()) discardTemp(tmp);
+      // After the commit point, what is left belongs to the roll-forward.
+      if (!intent) for (const tmp of temps.values()) discardTemp(tmp);
       this.abort();
     }
   }
@@ -234,6 +252,7 @@ class Tx {
 export async function inTasks<T>(ctx: Ctx, team: string, fn: (tx: Tx) => T): Promise<T> {
   readTeam(ctx, team);
   return withLock(ctx.paths.taskIndex(team), async () => {
+    await recoverIntent(ctx, team);
     for (let attempt = 0; ; attempt++) {
       assertTeamExists(ctx, team);
       const tx = new Tx(ctx, team, readIndex(ctx, team));
@@ -368,7 +387,7 @@ export function listTasks(ctx: Ctx, team: string, filter: ListFilter = {}): Task
 export function getTask(ctx: Ctx, team: string, id: unknown): Task {
   readTeam(ctx, team);
   const tid = validateTaskId("task_id", id);
-  const r = readTaskFile(ctx.paths.taskFile(team, tid));
+  const r = readVisible(ctx, team, tid);
   if (!r) throw new TeamsError("NOT_FOUND", `task_id: task "${tid}" does not exist in team "${team}"; task_list shows the ids.`, { id: tid });
   return r.task;
 }
@@ -494,7 +513,7 @@ async function afterCompleted(ctx: Ctx, team: string, cfgTimeout: number | undef
   }
   // Which dependents did this completion unblock? Read from their files, no lock.
   for (const depId of task.blocks) {
-    const dep = readTaskFile(ctx.paths.taskFile(team, depId))?.task;
+    const dep = readVisible(ctx, team, depId)?.task;
     if (!dep || FINISHED.has(dep.status)) continue;
     if (openBlockers(ctx, team, dep).length === 0) result.unblocked.push(summaryOf(dep));
   }

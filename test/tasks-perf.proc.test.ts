@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { PROCS, cleanupTemp, teamWith, walk, world, type World } from "./helpers/fixtures.js";
 import { getTask, listTasks } from "../src/tasks.js";
-import { logFile } from "../src/task-index.js";
+import { compact, intentFile, logFile } from "../src/task-index.js";
 
 afterAll(cleanupTemp);
 
@@ -174,6 +174,9 @@ describe("task writers SIGKILLed in a loop, log folded every 1 KB", () => {
       const [r, i] = getTask(w.as(), "t", id).activeForm!.split(".").map(Number);
       expect(r * 1e6 + i, `#${id} rolled back`).toBeGreaterThanOrEqual(n);
     }
+    checkConsistent(w); // readers see a killed dependency edit whole (tx.json) ...
+    await compact(w.as(), "t", 0); // ... and the next team-lock holder finishes it
+    expect(fs.existsSync(intentFile(w.as(), "t"))).toBe(false);
     checkConsistent(w);
     expect(fs.existsSync(logFile(w.as(), "t"))).toBe(true);
     expect(fs.existsSync(w.as().paths.taskIndex("t"))).toBe(true); // compactions happened (and were killed too)

@@ -4,7 +4,7 @@ import { claimTask, createTask, evaluatePlan, getTask, listTasks, releaseTask, s
 import { readInbox } from "../src/messages.js";
 import { readEvents } from "../src/events.js";
 import { TeamsError } from "../src/errors.js";
-import { compact, logFile } from "../src/task-index.js";
+import { compact, intentFile, logFile } from "../src/task-index.js";
 import { cleanupTemp, readJsonFile, teamWith, world, type World } from "./helpers/fixtures.js";
 
 afterAll(cleanupTemp);
@@ -219,6 +219,26 @@ describe("statuses and plans", () => {
     expect(listTasks(w.as(), "t").map((t) => [t.subject, t.status, t.owner])).toEqual([["A", "in_progress", "qa"], ["B", "pending", undefined], ["D", "pending", undefined]]);
     await compact(w.as(), "t", 0);
     expect(readJsonFile(p.taskIndex("t"))).toMatchObject({ nextId: 5, pending: [] });
+  });
+
+  it("a dependency edit killed after its commit point (tx.json) is seen whole by readers and rolled forward by the next writer", async () => {
+    const w = await setup();
+    const p = w.as().paths;
+    for (const s of ["A", "B", "C"]) await createTask(w.as(), "t", { subject: s, description: "" });
+    // As if killed after renaming task 1 but before renaming task 3: "3 blocked by 1".
+    const a = { ...readJsonFile(p.taskFile("t", "1")), blocks: ["3"] };
+    const c = { ...readJsonFile(p.taskFile("t", "3")), blockedBy: ["1"] };
+    fs.writeFileSync(p.taskFile("t", "1"), JSON.stringify(a));
+    fs.writeFileSync(p.taskFile("t", "3") + ".999.dead.tmp", JSON.stringify(c));
+    fs.writeFileSync(intentFile(w.as(), "t"), JSON.stringify({ writes: [{ id: "1", tmp: "task_1.json.999.gone.tmp" }, { id: "3", tmp: "task_3.json.999.dead.tmp" }] }));
+    expect(getTask(w.as(), "t", "3").blockedBy).toEqual(["1"]);
+    expect(listTasks(w.as(), "t").find((t) => t.id === "3")?.blockedBy).toEqual(["1"]);
+    expect((await err(updateTask(w.as(), "t", "3", { status: "in_progress" }))).code).toBe("BLOCKED");
+    await updateTask(w.as(), "t", "3", { active_form: "Waiting" });
+    expect(fs.existsSync(intentFile(w.as(), "t"))).toBe(false);
+    expect(readJsonFile(p.taskFile("t", "3"))).toMatchObject({ blockedBy: ["1"], activeForm: "Waiting" });
+    expect(getTask(w.as(), "t", "1").blocks).toEqual(["3"]);
+    expect(fs.readdirSync(p.tasksDir("t")).filter((n) => n.endsWith(".tmp"))).toEqual([]);
   });
 
   it("a snapshot that does not match its log, or a task file the index never heard of, is shown, not hidden", async () => {
