@@ -1,69 +1,298 @@
-/** The team's append-only event log: one JSON line per state change, strictly increasing seq. */
+/**
+ * The team's append-only event log, `events.jsonl`: one JSON line per state
+ * change, with a `seq` that strictly increases without gaps.
+ *
+ * Appending uses flat combining instead of one contended lock per event: the
+ * writer appends its event (no seq yet) to `events.pending.jsonl` with one
+ * O_APPEND write, then tries the log's lock without waiting. Whoever holds the
+ * lock drains for everybody: renames the pending file to
+ * `events.taking.jsonl`, closes it with a marker line, numbers the lines
+ * before the marker, appends them to the log in one write and removes the
+ * taken file. A writer that did not get the lock waits until the file holding
+ * its line is removed (its event is numbered) or it gets the lock itself.
+ * See docs/storage.md ("Events") for the crash analysis.
+ */
 import fs from "node:fs";
+import path from "node:path";
+import { nanoid } from "nanoid";
 import type { Ctx } from "./context.js";
-import { withLock } from "./store/lock.js";
-import { appendText, parseJsonl, readText } from "./store/json-file.js";
+import { TeamsError } from "./errors.js";
+import { WAIT_MS, tryWithLock } from "./store/lock.js";
+import { appendText, ioError, parseJsonl, readText } from "./store/json-file.js";
 import type { TeamEvent } from "./schemas.js";
 
 /**
- * Last seq seen per file, valid while the file is the same one (inode, mtime)
+ * Written by a drainer into the batch it took, before reading it: lines after
+ * it arrived too late (the writer sees that and appends again).
+ */
+const CLOSED = '{"closed":true}';
+/** Batches one drainer takes before it leaves the rest to the next lock holder. */
+const MAX_ROUNDS = 32;
+
+interface LogFiles { log: string; pending: string; taking: string }
+
+function filesOf(ctx: Ctx, team: string): LogFiles {
+  const log = ctx.paths.events(team);
+  const dir = path.dirname(log);
+  return { log, pending: path.join(dir, "events.pending.jsonl"), taking: path.join(dir, "events.taking.jsonl") };
+}
+
+/**
+ * Last seq seen per log, valid while the file is the same one (inode, mtime)
  * with the same size (saves re-reading the tail). Size alone is not enough: a
  * team deleted and re-created by another process can grow a new log to the
  * cached size, and a stale seq would then go backwards.
  */
 const seqCache = new Map<string, { size: number; ino: number; mtimeMs: number; seq: number }>();
+/** The drain this process is running per log: in-process callers await it instead of polling. */
+const draining = new Map<string, Promise<unknown>>();
 
-/** Appends one event under the log's lock and returns it. */
-export async function appendEvent(ctx: Ctx, team: string, kind: string, data: Record<string, unknown>): Promise<TeamEvent> {
-  const file = ctx.paths.events(team);
-  return withLock(file, () => {
-    const { seq: last, needsNewline } = lastSeq(file);
-    const event: TeamEvent = { seq: last + 1, time: new Date(ctx.now()).toISOString(), actor: ctx.actor, kind, data };
-    const line = (needsNewline ? "\n" : "") + JSON.stringify(event) + "\n";
-    appendText(file, line);
-    try {
-      const st = fs.statSync(file);
-      seqCache.set(file, { size: st.size, ino: st.ino, mtimeMs: st.mtimeMs, seq: event.seq });
-    } catch {
-      seqCache.delete(file);
-    }
-    return event;
-  });
+/**
+ * Appends one event. Resolves once the event has its seq in `events.jsonl`
+ * (so a following readEvents sees it), or the team was deleted meanwhile.
+ */
+export async function appendEvent(ctx: Ctx, team: string, kind: string, data: Record<string, unknown>): Promise<void> {
+  return queueEvent(ctx, team, kind, data).logged();
 }
 
-function lastSeq(file: string): { seq: number; size: number; needsNewline: boolean } {
+/** An event written to the pending file, not yet known to be numbered. */
+export interface QueuedEvent {
+  /** Resolves once the event is numbered in the log (taking the log's lock and numbering for everybody if it is free). */
+  logged(): Promise<void>;
+  /** Stops waiting (the event stays queued; the next appender numbers it). */
+  abandon(): void;
+}
+
+/**
+ * Writes an event to the pending file now and returns a handle to wait for
+ * its number later, so a caller can overlap the wait with its own slow work
+ * (sendMessage: the spool's fdatasync; meanwhile another process's drain
+ * often numbers the event, and `logged()` then costs one fstat).
+ */
+export function queueEvent(ctx: Ctx, team: string, kind: string, data: Record<string, unknown>): QueuedEvent {
+  const f = filesOf(ctx, team);
+  const id = nanoid(12);
+  let fd = stage(f, id, JSON.stringify({ id, time: new Date(ctx.now()).toISOString(), actor: ctx.actor, kind, data }));
+  const close = () => {
+    if (fd >= 0) fs.closeSync(fd);
+    fd = -1;
+  };
+  return {
+    abandon: close,
+    async logged() {
+      if (fd < 0) return;
+      try {
+        await untilNumbered(f, fd);
+      } finally {
+        close();
+      }
+    },
+  };
+}
+
+/** Waits until the file holding our line (fd) is removed, draining for everybody whenever the lock is free. */
+async function untilNumbered(f: LogFiles, fd: number): Promise<void> {
+  const started = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    // The file holding our line is removed only after its lines are in the log (or with the team).
+    if (fs.fstatSync(fd).nlink === 0) return;
+    const running = draining.get(f.log);
+    if (running) {
+      await running.catch(() => undefined);
+      continue;
+    }
+    const p = tryWithLock(f.log, () => drainUnlessDeleted(f));
+    draining.set(f.log, p);
+    let r: Awaited<typeof p>;
+    try {
+      r = await p;
+    } finally {
+      if (draining.get(f.log) === p) draining.delete(f.log);
+    }
+    if (r.held) continue;
+    if (Date.now() - started > WAIT_MS) throw new TeamsError("LOCKED", `${f.log} stayed locked for ${Math.round(WAIT_MS / 1000)} s; the event is queued in ${f.pending} and will be logged by the next writer.`, { file: f.log });
+    await sleep(backoff(attempt));
+  }
+}
+
+/**
+ * Appends the event line to the pending file and returns an open fd on the
+ * file that holds it, for a drainer to pick up (-1: the team is gone). If a
+ * drainer took that file and closed it before our line landed, appends again
+ * to the new pending file.
+ */
+function stage(f: LogFiles, id: string, json: string): number {
+  // The leading newline isolates a fragment torn by a writer killed mid-write.
+  const buf = Buffer.from(`\n${json}\n`, "utf8");
+  const mark = `\n{"id":"${id}",`;
+  for (let tries = 0; ; tries++) {
+    let fd: number | undefined;
+    try {
+      try {
+        fd = fs.openSync(f.pending, "a+", 0o600); // readable: see closedBefore
+      } catch (e) {
+        // No team directory: the team was deleted. Its log went with it; do not start a new one.
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return -1;
+        throw e;
+      }
+      writeAll(fd, buf);
+      const mine = fs.fstatSync(fd);
+      if (isPath(f.pending, mine) || !closedBefore(fd, mine.size, mark)) {
+        const keep = fd;
+        fd = undefined;
+        return keep;
+      }
+    } catch (e) {
+      throw ioError(`cannot append to ${f.pending}`, e);
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+    if (tries > 1000) throw new TeamsError("IO", `cannot queue an event in ${f.pending}: it was taken away ${tries} times in a row`);
+  }
+}
+
+/** True when `path` currently names the file `st` describes. */
+function isPath(file: string, st: fs.Stats): boolean {
+  try {
+    const now = fs.statSync(file);
+    return now.ino === st.ino && now.dev === st.dev;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the file behind fd has a CLOSED line before the line starting with `mark`. */
+function closedBefore(fd: number, size: number, mark: string): boolean {
+  const text = readAll(fd, size);
+  const closed = text.indexOf(`\n${CLOSED}\n`);
+  return closed >= 0 && closed < text.indexOf(mark);
+}
+
+/**
+ * Under the log's lock: takes the pending file (or a taken file a killed
+ * drainer left), numbers its events and appends them to the log in one write;
+ * repeats while more are pending. Synchronous: nothing else in this process
+ * runs in between.
+ */
+function drain(f: LogFiles): void {
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const leftover = fs.existsSync(f.taking);
+    if (!leftover) {
+      try {
+        fs.renameSync(f.pending, f.taking);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw ioError(`cannot take ${f.pending}`, e);
+      }
+    }
+    const batch = takeBatch(f.taking);
+    const tail = logTail(f.log, leftover ? batch.length : 0);
+    // A killed drainer may have logged some of a leftover batch already: never twice.
+    const fresh = leftover ? batch.filter((e) => !tail.ids.has(e.id)) : batch;
+    if (fresh.length) {
+      let seq = tail.seq;
+      const text = fresh.map((e) => JSON.stringify({ seq: ++seq, time: e.time, actor: e.actor, kind: e.kind, data: e.data, id: e.id }) + "\n").join("");
+      appendText(f.log, text);
+      remember(f.log, seq);
+    }
+    fs.unlinkSync(f.taking);
+    if (!leftover && size(f.pending) === 0) return;
+  }
+}
+
+/** A team deleted while we drain takes its pending events with it. */
+function drainUnlessDeleted(f: LogFiles): void {
+  try {
+    drain(f);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" && !fs.existsSync(path.dirname(f.log))) return;
+    throw e;
+  }
+}
+
+interface Pending { id: string; time: string; actor: string; kind: string; data: Record<string, unknown> }
+
+/** Closes a taken batch (CLOSED line) and returns the events before the first CLOSED line, in order. */
+function takeBatch(file: string): Pending[] {
+  const fd = fs.openSync(file, "a+");
+  let text: string;
+  try {
+    writeAll(fd, Buffer.from(`\n${CLOSED}\n`));
+    text = readAll(fd, fs.fstatSync(fd).size);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const end = text.indexOf(`\n${CLOSED}\n`);
+  const out: Pending[] = [];
+  for (const e of parseJsonl<Partial<Pending>>(text.slice(0, end + 1)).items) {
+    if (e && typeof e.id === "string" && typeof e.kind === "string" && typeof e.time === "string" && typeof e.actor === "string") {
+      out.push({ id: e.id, time: e.time, actor: e.actor, kind: e.kind, data: e.data && typeof e.data === "object" ? e.data : {} });
+    }
+  }
+  return out;
+}
+
+function remember(file: string, seq: number): void {
+  try {
+    const st = fs.statSync(file);
+    seqCache.set(file, { size: st.size, ino: st.ino, mtimeMs: st.mtimeMs, seq });
+  } catch {
+    seqCache.delete(file);
+  }
+}
+
+/**
+ * Under the lock: the log's last seq and the ids of its last `want` events. A
+ * torn last line (a drainer killed mid-write; its batch is still in the taken
+ * file) is cut off first, so every line of the log parses.
+ */
+function logTail(file: string, want: number): { seq: number; ids: Set<string> } {
+  const ids = new Set<string>();
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
   } catch {
-    return { seq: 0, size: 0, needsNewline: false };
+    return { seq: 0, ids };
   }
-  const size = st.size;
   const cached = seqCache.get(file);
-  if (cached && cached.size === size && cached.ino === st.ino && cached.mtimeMs === st.mtimeMs) return { seq: cached.seq, size, needsNewline: false };
-  const fd = fs.openSync(file, "r");
+  if (!want && cached && cached.size === st.size && cached.ino === st.ino && cached.mtimeMs === st.mtimeMs) return { seq: cached.seq, ids };
+  const fd = fs.openSync(file, "r+");
   try {
-    // Read backwards in chunks until a complete, parseable line with a seq is found.
-    let chunk = 64 * 1024;
-    for (;;) {
+    let size = st.size;
+    // Read backwards in chunks until the last seq and `want` ids are found.
+    for (let chunk = 64 * 1024; ; ) {
       const start = Math.max(0, size - chunk);
-      const buf = Buffer.alloc(size - start);
-      fs.readSync(fd, buf, 0, buf.length, start);
-      const text = buf.toString("utf8");
-      const needsNewline = size > 0 && !text.endsWith("\n");
-      const lines = text.split("\n");
+      const buf = readBytes(fd, size - start, start);
+      if (buf.length && buf[buf.length - 1] !== 0x0a) {
+        const nl = buf.lastIndexOf(0x0a);
+        if (nl < 0 && start > 0) {
+          chunk *= 4; // a line longer than the chunk: read more
+          continue;
+        }
+        size = start + nl + 1;
+        fs.ftruncateSync(fd, size);
+        seqCache.delete(file);
+        continue;
+      }
+      const lines = buf.toString("utf8").split("\n");
       if (start > 0) lines.shift(); // first line may be partial
-      for (let i = lines.length - 1; i >= 0; i--) {
+      let seq: number | undefined;
+      let seen = 0;
+      ids.clear();
+      for (let i = lines.length - 1; i >= 0 && (seq === undefined || seen < want); i--) {
         const l = lines[i].trim();
         if (!l) continue;
         try {
-          const ev = JSON.parse(l) as { seq?: unknown };
-          if (typeof ev.seq === "number") return { seq: ev.seq, size, needsNewline };
+          const ev = JSON.parse(l) as { seq?: unknown; id?: unknown };
+          if (typeof ev.seq !== "number") continue;
+          if (seq === undefined) seq = ev.seq;
+          if (typeof ev.id === "string") ids.add(ev.id);
+          seen++;
         } catch {
-          /* torn line: keep looking backwards */
+          /* a bad line: skip it */
         }
       }
-      if (start === 0) return { seq: 0, size, needsNewline };
+      if ((seq !== undefined && seen >= want) || start === 0) return { seq: seq ?? 0, ids };
       chunk *= 4;
     }
   } finally {
@@ -71,7 +300,44 @@ function lastSeq(file: string): { seq: number; size: number; needsNewline: boole
   }
 }
 
-/** Reads events with seq > afterSeq (all by default). */
+function writeAll(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+}
+
+function readBytes(fd: number, length: number, position = 0): Buffer {
+  const buf = Buffer.alloc(length);
+  let off = 0;
+  while (off < length) {
+    const n = fs.readSync(fd, buf, off, length - off, position + off);
+    if (n === 0) break;
+    off += n;
+  }
+  return buf.subarray(0, off);
+}
+
+function readAll(fd: number, length: number): string {
+  return readBytes(fd, length).toString("utf8");
+}
+
+function size(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Short jittered waits: a drain takes well under a millisecond, a descheduled drainer longer. */
+function backoff(attempt: number): number {
+  return Math.min(4, 0.5 * 1.3 ** attempt) * (0.75 + Math.random() / 2);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Reads events with seq > afterSeq (all by default). Only numbered lines of `events.jsonl` count. */
 export function readEvents(ctx: Ctx, team: string, afterSeq = 0): TeamEvent[] {
   const text = readText(ctx.paths.events(team));
   if (!text) return [];

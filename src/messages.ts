@@ -13,7 +13,7 @@ import path from "node:path";
 import { nanoid } from "nanoid";
 import type { Ctx } from "./context.js";
 import { TeamsError, invalid } from "./errors.js";
-import { appendEvent } from "./events.js";
+import { appendEvent, queueEvent, type QueuedEvent } from "./events.js";
 import { InboxSchema, parseWith, type Inbox, type Message } from "./schemas.js";
 import { appendText, ensureDir, forgetDirs, ioError, parseJsonl, readJson, readText, writeJson } from "./store/json-file.js";
 import { withLock } from "./store/lock.js";
@@ -75,11 +75,12 @@ function deletedWhileSending(team: string): TeamsError {
  * may have read the file before our line landed: append again to the new
  * spool (readers drop the duplicate by id).
  */
-async function deliver(ctx: Ctx, team: string, msg: Message): Promise<void> {
+async function deliver(ctx: Ctx, team: string, msg: Message, onWritten?: () => void): Promise<void> {
   const spool = ctx.paths.spool(team, msg.to);
   const config = ctx.paths.teamConfig(team);
   // The leading newline isolates a fragment torn by a sender killed mid-write; readers skip empty lines.
   const buf = Buffer.from("\n" + JSON.stringify(msg) + "\n", "utf8");
+  let written = false;
   for (let tries = 0; ; tries++) {
     let fd: number;
     try {
@@ -94,13 +95,21 @@ async function deliver(ctx: Ctx, team: string, msg: Message): Promise<void> {
     }
     let stillSpool: boolean;
     try {
-      let off = 0;
-      while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
-      fs.fdatasyncSync(fd);
-      const mine = fs.fstatSync(fd);
-      stillSpool = sameFile(spool, mine);
-    } catch (e) {
-      throw ioError(`cannot append to ${spool}`, e);
+      try {
+        let off = 0;
+        while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+      } catch (e) {
+        throw ioError(`cannot append to ${spool}`, e);
+      }
+      // Before the slow fdatasync, so that whatever the caller starts (queueing its event) progresses meanwhile.
+      if (!written) onWritten?.();
+      written = true;
+      try {
+        fs.fdatasyncSync(fd);
+        stillSpool = sameFile(spool, fs.fstatSync(fd));
+      } catch (e) {
+        throw ioError(`cannot append to ${spool}`, e);
+      }
     } finally {
       fs.closeSync(fd);
     }
@@ -109,6 +118,26 @@ async function deliver(ctx: Ctx, team: string, msg: Message): Promise<void> {
     if (stillSpool) return;
     if (tries > 100) throw new TeamsError("IO", `cannot deliver to ${spool}: it was taken away ${tries} times in a row`);
   }
+}
+
+/**
+ * Delivers and logs `message.sent`: the event is queued right after the
+ * spool write and waited for after the fdatasync, so that the two waits
+ * overlap. If the send fails after the write, the queued event still gets
+ * logged by the next appender (the line is in the spool, or went with a
+ * deleted team).
+ */
+async function deliverAndLog(ctx: Ctx, team: string, msg: Message): Promise<void> {
+  let queued: QueuedEvent | undefined;
+  try {
+    await deliver(ctx, team, msg, () => {
+      queued = queueEvent(ctx, team, "message.sent", { id: msg.id, from: msg.from, to: msg.to, summary: msg.summary, kind: msg.kind });
+    });
+  } catch (e) {
+    queued?.abandon();
+    throw e;
+  }
+  await queued?.logged();
 }
 
 /** True when `file` currently names the file `st` describes (while our fd is open its inode cannot be reused). */
@@ -128,8 +157,7 @@ export async function sendMessage(ctx: Ctx, team: string, input: SendInput): Pro
   const to = requireMember(cfg, "recipient", input.recipient);
   if (to === ctx.actor) throw invalid("recipient", "is you; send to another member");
   const msg = newMessage(ctx, to, input);
-  await deliver(ctx, team, msg);
-  await appendEvent(ctx, team, "message.sent", { id: msg.id, from: msg.from, to, summary: msg.summary, kind: msg.kind });
+  await deliverAndLog(ctx, team, msg);
   return msg;
 }
 
@@ -139,8 +167,7 @@ export const SYSTEM_SENDER = "clanker-teams";
 /** Delivers a notification from the system (not a member) to a member. */
 export async function systemMessage(ctx: Ctx, team: string, to: string, summary: string, content: string, kind: string): Promise<Message> {
   const msg = newMessage({ ...ctx, actor: SYSTEM_SENDER }, to, { content, summary: summary.slice(0, MAX_SUMMARY_CHARS), kind });
-  await deliver(ctx, team, msg);
-  await appendEvent(ctx, team, "message.sent", { id: msg.id, from: msg.from, to, summary: msg.summary, kind });
+  await deliverAndLog(ctx, team, msg);
   return msg;
 }
 

@@ -1,9 +1,10 @@
 import { afterAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
+import path from "node:path";
 import { appendEvent, readEvents } from "../src/events.js";
 import { createTask, updateTask } from "../src/tasks.js";
 import { sendMessage } from "../src/messages.js";
-import { cleanupTemp, teamWith, world } from "./helpers/fixtures.js";
+import { cleanupTemp, teamWith, world, type World } from "./helpers/fixtures.js";
 
 afterAll(cleanupTemp);
 
@@ -39,21 +40,20 @@ describe("events", () => {
     expect(readEvents(lead, "t", n0 + 1).map((e) => e.kind)).toEqual(["task.updated", "message.sent"]);
   });
 
-  it("continues the sequence after a torn last line (crash mid-append) and never reuses a seq", async () => {
+  it("cuts off a torn last line (a drainer killed mid-write) and continues the sequence without reusing a seq", async () => {
     const w = world();
     await teamWith(w, "t");
     const ctx = w.as();
     const file = ctx.paths.events("t");
     await appendEvent(ctx, "t", "a", {});
+    const before = fs.readFileSync(file, "utf8");
     fs.appendFileSync(file, '{"seq": 99, "time": "x", "act');
-    const e = await appendEvent(ctx, "t", "b", {});
-    // The torn fragment is closed off by a newline: the new event is a line of its own.
-    expect(fs.readFileSync(file, "utf8").split("\n").at(-2)).toBe(JSON.stringify(e));
-    const evs = readEvents(ctx, "t");
-    expect(evs.at(-1)?.kind).toBe("b");
-    expect(e.seq).toBeGreaterThan(evs.at(-2)!.seq);
-    const seqs = evs.map((x) => x.seq);
-    expect(new Set(seqs).size).toBe(seqs.length);
+    await appendEvent(ctx, "t", "b", {});
+    const text = fs.readFileSync(file, "utf8");
+    expect(text.startsWith(before)).toBe(true);
+    const lines = text.trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((e) => e.seq)).toEqual(lines.map((_, i) => i + 1));
+    expect(lines.at(-1)).toMatchObject({ kind: "b", seq: lines.length });
   });
 
   it("a log replaced behind the cache's back (team deleted and re-created elsewhere) never makes seq go backwards", async () => {
@@ -70,6 +70,74 @@ describe("events", () => {
     fs.writeFileSync(file, line + "\n");
     expect(fs.statSync(file).size).toBe(size);
     fs.utimesSync(file, new Date(Date.now() + 5000), new Date(Date.now() + 5000));
-    expect((await appendEvent(ctx, "t", "b", {})).seq).toBe(501);
+    await appendEvent(ctx, "t", "b", {});
+    expect(readEvents(ctx, "t").at(-1)).toMatchObject({ kind: "b", seq: 501 });
+  });
+});
+
+describe("events: flat combining leftovers", () => {
+  const dir = (w: World) => path.dirname(w.as().paths.events("t"));
+  const pendingLine = (id: string, kind: string) => "\n" + JSON.stringify({ id, time: "2026-01-01T00:00:00.000Z", actor: "x", kind, data: { id } }) + "\n";
+
+  it("a batch left by a drainer killed before logging it is logged first, in order, by the next append", async () => {
+    const w = world();
+    await teamWith(w, "t");
+    const ctx = w.as();
+    const n0 = readEvents(ctx, "t").length;
+    // Killed after renaming the pending file aside (one writer's line even arrived after the rename), before closing it.
+    fs.writeFileSync(path.join(dir(w), "events.taking.jsonl"), pendingLine("L1", "left.1") + pendingLine("L2", "left.2"));
+    fs.writeFileSync(path.join(dir(w), "events.pending.jsonl"), pendingLine("P1", "pend.1"));
+    await appendEvent(ctx, "t", "mine", {});
+    const evs = readEvents(ctx, "t");
+    expect(evs.slice(n0).map((e) => e.kind)).toEqual(["left.1", "left.2", "pend.1", "mine"]);
+    expect(evs.map((e) => e.seq)).toEqual(evs.map((_, i) => i + 1));
+    expect(fs.readdirSync(dir(w)).filter((n) => n.startsWith("events.") && n !== "events.jsonl")).toEqual([]);
+  });
+
+  it("a batch a killed drainer had already logged (fully or torn) is not logged twice", async () => {
+    const w = world();
+    await teamWith(w, "t");
+    const ctx = w.as();
+    const file = ctx.paths.events("t");
+    const n0 = readEvents(ctx, "t").length;
+    // The drainer closed the batch, logged L1 completely and L2 torn, then died before removing the batch.
+    const closed = pendingLine("L1", "left.1") + pendingLine("L2", "left.2") + pendingLine("L3", "left.3") + '\n{"closed":true}\n' + pendingLine("LATE", "too.late");
+    fs.writeFileSync(path.join(dir(w), "events.taking.jsonl"), closed);
+    fs.appendFileSync(file, JSON.stringify({ seq: n0 + 1, time: "t", actor: "x", kind: "left.1", data: {}, id: "L1" }) + "\n" + '{"seq":' + (n0 + 2) + ',"time":"t","act');
+    await appendEvent(ctx, "t", "mine", {});
+    const evs = readEvents(ctx, "t");
+    // Lines after the closing marker were never the drainer's: their writer saw the marker and appended again.
+    expect(evs.slice(n0).map((e) => e.kind)).toEqual(["left.1", "left.2", "left.3", "mine"]);
+    expect(evs.map((e) => e.seq)).toEqual(evs.map((_, i) => i + 1));
+    for (const l of fs.readFileSync(file, "utf8").split("\n").filter(Boolean)) expect(() => JSON.parse(l)).not.toThrow();
+  });
+
+  it("a torn line in the pending file (a writer killed mid-write) is skipped; the lines around it are logged", async () => {
+    const w = world();
+    await teamWith(w, "t");
+    const ctx = w.as();
+    const n0 = readEvents(ctx, "t").length;
+    fs.writeFileSync(path.join(dir(w), "events.pending.jsonl"), pendingLine("A", "a") + '\n{"id":"B","time":"2026' + pendingLine("C", "c"));
+    await appendEvent(ctx, "t", "mine", {});
+    expect(readEvents(ctx, "t").slice(n0).map((e) => e.kind)).toEqual(["a", "c", "mine"]);
+  });
+
+  it("appendEvent resolves only once its event is numbered in events.jsonl", async () => {
+    const w = world();
+    await teamWith(w, "t");
+    const ctx = w.as();
+    for (let i = 0; i < 20; i++) {
+      await appendEvent(ctx, "t", "k", { i });
+      expect(readEvents(ctx, "t").at(-1)?.data).toEqual({ i });
+    }
+  });
+
+  it("an event for a deleted team is dropped: no new team directory, no new log", async () => {
+    const w = world();
+    await teamWith(w, "t");
+    const ctx = w.as();
+    fs.rmSync(dir(w), { recursive: true, force: true });
+    await appendEvent(ctx, "t", "late", {});
+    expect(fs.existsSync(dir(w))).toBe(false);
   });
 });
