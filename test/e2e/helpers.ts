@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { makeCtx, type Ctx } from "../../dist/src/index.js";
+import { makeCtx, unreadPeek, type Ctx } from "../../dist/src/index.js";
 import {
   REPO_ROOT, hermeticArgs, hermeticEnv, makeTmp, piBin, readScriptLog, rmTmp, writeScript,
   type PiVersion, type Script, type ScriptLogEntry,
@@ -58,6 +58,7 @@ export interface World {
   task(team: string, id: string): any;
   presence(team: string, agent: string): any;
   inbox(team: string, agent: string): { messages: any[] } | undefined;
+  /** Unread messages of an inbox (what the agent has not been given yet). */
   spool(team: string, agent: string): any[];
   cleanup(): void;
 }
@@ -79,7 +80,9 @@ export function makeWorld(script: Script, extraEnv: Record<string, string> = {})
     task: (team, id) => readJson(p.taskFile(team, id)),
     presence: (team, agent) => readJson(p.runtimeFile(team, agent)),
     inbox: (team, agent) => readJson(p.inbox(team, agent)),
-    spool: (team, agent) => readJsonl(p.spool(team, agent)),
+    // Unread mail: spool lines (and leftovers of a reader) not yet in the inbox file, duplicates dropped.
+    // Raw spool lines are not the measure: a sender whose spool was rotated mid-send writes again.
+    spool: (team, agent) => unreadPeek(ctx(), team, agent),
     cleanup: () => removeTree(tmp),
   };
 }
