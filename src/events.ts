@@ -17,8 +17,8 @@ import path from "node:path";
 import { nanoid } from "nanoid";
 import type { Ctx } from "./context.js";
 import { TeamsError } from "./errors.js";
-import { WAIT_MS, tryWithLock } from "./store/lock.js";
-import { appendText, ioError, parseJsonl, readText } from "./store/json-file.js";
+import { WAIT_MS, lockHeld, tryWithLock } from "./store/lock.js";
+import { ioError, parseJsonl, readText } from "./store/json-file.js";
 import type { TeamEvent } from "./schemas.js";
 
 /**
@@ -55,39 +55,61 @@ export async function appendEvent(ctx: Ctx, team: string, kind: string, data: Re
   return queueEvent(ctx, team, kind, data).logged();
 }
 
-/** An event written to the pending file, not yet known to be numbered. */
+/** An event on its way to the log. */
 export interface QueuedEvent {
-  /** Resolves once the event is numbered in the log (taking the log's lock and numbering for everybody if it is free). */
+  /** Resolves once the event is numbered in the log (numbering everybody's pending events whenever the lock is free). */
   logged(): Promise<void>;
-  /** Stops waiting (the event stays queued; the next appender numbers it). */
+  /** Gives up waiting: a queued event stays queued (the next appender numbers it); one not queued yet is dropped. */
   abandon(): void;
 }
 
 /**
- * Writes an event to the pending file now and returns a handle to wait for
- * its number later, so a caller can overlap the wait with its own slow work
- * (sendMessage: the spool's fdatasync; meanwhile another process's drain
- * often numbers the event, and `logged()` then costs one fstat).
+ * Starts appending an event and returns a handle to wait for its number, so
+ * that a caller can overlap the wait with its own slow work (sendMessage: the
+ * spool's fdatasync). If the log's lock is busy right now, the event goes to
+ * the pending file at once (its drainer may number it meanwhile); if it is
+ * free, `logged()` first tries to take it and append the event directly, the
+ * cheap path when nobody else is writing.
  */
 export function queueEvent(ctx: Ctx, team: string, kind: string, data: Record<string, unknown>): QueuedEvent {
   const f = filesOf(ctx, team);
   const id = nanoid(12);
-  let fd = stage(f, id, JSON.stringify({ id, time: new Date(ctx.now()).toISOString(), actor: ctx.actor, kind, data }));
+  const event: Pending = { id, time: new Date(ctx.now()).toISOString(), actor: ctx.actor, kind, data };
+  let fd: number | undefined = draining.has(f.log) || lockHeld(f.log) ? stage(f, id, JSON.stringify(event)) : undefined;
+  let done = false;
   const close = () => {
-    if (fd >= 0) fs.closeSync(fd);
+    done = true;
+    if (fd !== undefined && fd >= 0) fs.closeSync(fd);
     fd = -1;
   };
   return {
     abandon: close,
     async logged() {
-      if (fd < 0) return;
+      if (done) return;
       try {
-        await untilNumbered(f, fd);
+        if (fd === undefined) {
+          // Lock free a moment ago: number it ourselves, behind whatever is pending
+          // (unless the team is gone: taking the lock would create its directory again).
+          if (!draining.has(f.log) && fs.existsSync(path.dirname(f.log)) && (await drainOnce(f, event))) return;
+          fd = stage(f, id, JSON.stringify(event));
+        }
+        if (fd >= 0) await untilNumbered(f, fd);
       } finally {
         close();
       }
     },
   };
+}
+
+/** One attempt at the lock; if free, drains (then appends `event` too). False if the lock was busy. */
+async function drainOnce(f: LogFiles, event?: Pending): Promise<boolean> {
+  const p = tryWithLock(f.log, () => drainUnlessDeleted(f, event));
+  draining.set(f.log, p);
+  try {
+    return (await p).held;
+  } finally {
+    if (draining.get(f.log) === p) draining.delete(f.log);
+  }
 }
 
 /** Waits until the file holding our line (fd) is removed, draining for everybody whenever the lock is free. */
@@ -101,15 +123,7 @@ async function untilNumbered(f: LogFiles, fd: number): Promise<void> {
       await running.catch(() => undefined);
       continue;
     }
-    const p = tryWithLock(f.log, () => drainUnlessDeleted(f));
-    draining.set(f.log, p);
-    let r: Awaited<typeof p>;
-    try {
-      r = await p;
-    } finally {
-      if (draining.get(f.log) === p) draining.delete(f.log);
-    }
-    if (r.held) continue;
+    if (await drainOnce(f)) continue;
     if (Date.now() - started > WAIT_MS) throw new TeamsError("LOCKED", `${f.log} stayed locked for ${Math.round(WAIT_MS / 1000)} s; the event is queued in ${f.pending} and will be logged by the next writer.`, { file: f.log });
     await sleep(backoff(attempt));
   }
@@ -171,17 +185,18 @@ function closedBefore(fd: number, size: number, mark: string): boolean {
 /**
  * Under the log's lock: takes the pending file (or a taken file a killed
  * drainer left), numbers its events and appends them to the log in one write;
- * repeats while more are pending. Synchronous: nothing else in this process
+ * repeats while more are pending. Then appends `direct` (an event that never
+ * went through the pending file). Synchronous: nothing else in this process
  * runs in between.
  */
-function drain(f: LogFiles): void {
+function drain(f: LogFiles, direct?: Pending): void {
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const leftover = fs.existsSync(f.taking);
     if (!leftover) {
       try {
         fs.renameSync(f.pending, f.taking);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") break;
         throw ioError(`cannot take ${f.pending}`, e);
       }
     }
@@ -189,21 +204,31 @@ function drain(f: LogFiles): void {
     const tail = logTail(f.log, leftover ? batch.length : 0);
     // A killed drainer may have logged some of a leftover batch already: never twice.
     const fresh = leftover ? batch.filter((e) => !tail.ids.has(e.id)) : batch;
-    if (fresh.length) {
-      let seq = tail.seq;
-      const text = fresh.map((e) => JSON.stringify({ seq: ++seq, time: e.time, actor: e.actor, kind: e.kind, data: e.data, id: e.id }) + "\n").join("");
-      appendText(f.log, text);
-      remember(f.log, seq);
-    }
+    if (fresh.length) number(f.log, tail.seq, fresh);
     fs.unlinkSync(f.taking);
-    if (!leftover && size(f.pending) === 0) return;
+    if (!leftover && size(f.pending) === 0) break;
   }
+  if (direct) number(f.log, logTail(f.log, 0).seq, [direct]);
+}
+
+/** Appends events numbered after `last` in one write. */
+function number(log: string, last: number, events: Pending[]): void {
+  let seq = last;
+  const text = events.map((e) => JSON.stringify({ seq: ++seq, time: e.time, actor: e.actor, kind: e.kind, data: e.data, id: e.id }) + "\n").join("");
+  // No O_CREAT of directories: a deleted team's log is not started again (ENOENT ends the drain).
+  const fd = fs.openSync(log, "a", 0o600);
+  try {
+    writeAll(fd, Buffer.from(text, "utf8"));
+  } finally {
+    fs.closeSync(fd);
+  }
+  remember(log, seq);
 }
 
 /** A team deleted while we drain takes its pending events with it. */
-function drainUnlessDeleted(f: LogFiles): void {
+function drainUnlessDeleted(f: LogFiles, direct?: Pending): void {
   try {
-    drain(f);
+    drain(f, direct);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT" && !fs.existsSync(path.dirname(f.log))) return;
     throw e;

@@ -122,6 +122,24 @@ describe("events: flat combining leftovers", () => {
     expect(readEvents(ctx, "t").slice(n0).map((e) => e.kind)).toEqual(["a", "c", "mine"]);
   });
 
+  it("with the lock free an append goes straight to the log (no pending file); with it busy, through the pending file", async () => {
+    const w = world();
+    await teamWith(w, "t");
+    const ctx = w.as();
+    await appendEvent(ctx, "t", "direct", {});
+    expect(fs.existsSync(path.join(dir(w), "events.pending.jsonl"))).toBe(false);
+    // Another process holds the log's lock: the event waits in the pending file until the lock is free again.
+    const lockDir = ctx.paths.events("t") + ".lock";
+    fs.mkdirSync(lockDir);
+    const p = appendEvent(ctx, "t", "queued", {});
+    await new Promise((r) => setTimeout(r, 50));
+    expect(fs.readFileSync(path.join(dir(w), "events.pending.jsonl"), "utf8")).toContain('"kind":"queued"');
+    expect(readEvents(ctx, "t").at(-1)?.kind).toBe("direct");
+    fs.rmdirSync(lockDir);
+    await p;
+    expect(readEvents(ctx, "t").slice(-2).map((e) => e.kind)).toEqual(["direct", "queued"]);
+  });
+
   it("appendEvent resolves only once its event is numbered in events.jsonl", async () => {
     const w = world();
     await teamWith(w, "t");

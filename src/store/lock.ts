@@ -136,6 +136,11 @@ function lockedError(file: string): TeamsError {
   return new TeamsError("LOCKED", `${file} stayed locked for ${Math.round(WAIT_MS / 1000)} s; another process is holding it. Retry; if it persists, check for a hung clanker-teams process (a dead holder's lock is released after ${STALE_MS / 1000} s).`, { file });
 }
 
+/** True while some caller holds the lock of `file` (in this process, or a fresh lock directory of another). */
+export function lockHeld(file: string): boolean {
+  return queues.has(file) || heldFresh(`${file}.lock`);
+}
+
 /** True while the lock directory exists and is not stale (proper-lockfile's own rule: mtime within STALE_MS). */
 function heldFresh(lockDir: string): boolean {
   try {
