@@ -216,6 +216,8 @@ for (const version of PI_VERSIONS) {
 			try {
 				await pi.prompt("/probe-reload");
 				await until(() => s.probe().filter((p) => p.ev === "factory").length === 2, 30_000, "second factory");
+				// The new instance's session_start follows its factory call: wait for it too (slow under load).
+				await until(() => s.probe().filter((p) => p.ev === "session_start").length === 2, 30_000, "second session_start");
 				const [oldInst, newInst] = s.probe().filter((p) => p.ev === "factory").map((p) => p.inst);
 				const shut = s.probe().find((p) => p.ev === "session_shutdown");
 				expect(shut?.inst).toBe(oldInst);
