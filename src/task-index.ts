@@ -25,7 +25,7 @@ import type { Ctx } from "./context.js";
 import { TeamsError } from "./errors.js";
 import { TaskIndexSchema, TaskSchema, parseWith, type Task, type TaskIndex, type TaskLogLine, type TaskSummary } from "./schemas.js";
 import { ensureDir, ioError, moveAside, openInDir, writeFileAtomic } from "./store/json-file.js";
-import { STALE_MS, WAIT_MS, withLock } from "./store/lock.js";
+import { STALE_MS, WAIT_MS, lockHeld, withLock } from "./store/lock.js";
 import { validateTaskId } from "./store/paths.js";
 
 /** Fold the log into a new snapshot once this many bytes were appended since the last one (tests set it low). */
@@ -710,6 +710,9 @@ export function compactIfIdle(ctx: Ctx, team: string): void {
   if (behindBytes(c, c.logIno === null ? undefined : c.logPos) < READ_COMPACT_BYTES) return;
   const file = ctx.paths.taskIndex(team);
   if (!fs.existsSync(ctx.paths.tasksDir(team))) return;
+  // Only a free lock: taking over a stale one is withLock's job (one taker at a
+  // time), and anyone in this process already queued for it goes first.
+  if (lockHeld(file) || fs.existsSync(`${file}.lock`)) return;
   let release: (() => void) | undefined;
   try {
     release = lockfile.lockSync(file, { realpath: false, stale: STALE_MS, onCompromised: () => undefined });
