@@ -17,7 +17,7 @@ import path from "node:path";
 import { nanoid } from "nanoid";
 import type { Ctx } from "./context.js";
 import { TeamsError } from "./errors.js";
-import { WAIT_MS, lockHeld, tryWithLock } from "./store/lock.js";
+import { WAIT_MS, lockHeld, tryLockSync } from "./store/lock.js";
 import { ioError, parseJsonl, readText } from "./store/json-file.js";
 import type { TeamEvent } from "./schemas.js";
 
@@ -44,8 +44,6 @@ function filesOf(ctx: Ctx, team: string): LogFiles {
  * cached size, and a stale seq would then go backwards.
  */
 const seqCache = new Map<string, { size: number; ino: number; mtimeMs: number; seq: number }>();
-/** The drain this process is running per log: in-process callers await it instead of polling. */
-const draining = new Map<string, Promise<unknown>>();
 
 /**
  * Appends one event. Resolves once the event has its seq in `events.jsonl`
@@ -75,7 +73,7 @@ export function queueEvent(ctx: Ctx, team: string, kind: string, data: Record<st
   const f = filesOf(ctx, team);
   const id = nanoid(12);
   const event: Pending = { id, time: new Date(ctx.now()).toISOString(), actor: ctx.actor, kind, data };
-  let fd: number | undefined = draining.has(f.log) || lockHeld(f.log) ? stage(f, id, JSON.stringify(event)) : undefined;
+  let fd: number | undefined = lockHeld(f.log) ? stage(f, id, JSON.stringify(event)) : undefined;
   let done = false;
   const close = () => {
     done = true;
@@ -88,9 +86,8 @@ export function queueEvent(ctx: Ctx, team: string, kind: string, data: Record<st
       if (done) return;
       try {
         if (fd === undefined) {
-          // Lock free a moment ago: number it ourselves, behind whatever is pending
-          // (unless the team is gone: taking the lock would create its directory again).
-          if (!draining.has(f.log) && fs.existsSync(path.dirname(f.log)) && (await drainOnce(f, event))) return;
+          // Lock free a moment ago: number it ourselves, behind whatever is pending.
+          if (drainOnce(f, event)) return;
           fd = stage(f, id, JSON.stringify(event));
         }
         if (fd >= 0) await untilNumbered(f, fd);
@@ -101,15 +98,14 @@ export function queueEvent(ctx: Ctx, team: string, kind: string, data: Record<st
   };
 }
 
-/** One attempt at the lock; if free, drains (then appends `event` too). False if the lock was busy. */
-async function drainOnce(f: LogFiles, event?: Pending): Promise<boolean> {
-  const p = tryWithLock(f.log, () => drainUnlessDeleted(f, event));
-  draining.set(f.log, p);
-  try {
-    return (await p).held;
-  } finally {
-    if (draining.get(f.log) === p) draining.delete(f.log);
-  }
+/**
+ * One attempt at the lock, without waiting; if free, drains (then appends
+ * `event` too). False if the lock was busy, or the team is gone (taking the
+ * lock would create its directory again).
+ */
+function drainOnce(f: LogFiles, event?: Pending): boolean {
+  if (!fs.existsSync(path.dirname(f.log))) return false;
+  return tryLockSync(f.log, () => drainUnlessDeleted(f, event)) !== undefined;
 }
 
 /** Waits until the file holding our line (fd) is removed, draining for everybody whenever the lock is free. */
@@ -118,12 +114,7 @@ async function untilNumbered(f: LogFiles, fd: number): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     // The file holding our line is removed only after its lines are in the log (or with the team).
     if (fs.fstatSync(fd).nlink === 0) return;
-    const running = draining.get(f.log);
-    if (running) {
-      await running.catch(() => undefined);
-      continue;
-    }
-    if (await drainOnce(f)) continue;
+    if (drainOnce(f)) continue;
     if (Date.now() - started > WAIT_MS) throw new TeamsError("LOCKED", `${f.log} stayed locked for ${Math.round(WAIT_MS / 1000)} s; the event is queued in ${f.pending} and will be logged by the next writer.`, { file: f.log });
     await sleep(backoff(attempt));
   }

@@ -38,44 +38,46 @@ export async function withLock<T>(file: string, fn: () => T | Promise<T>): Promi
 
 /**
  * Runs `fn` under the lock of `file` only if the lock is free right now (in
- * this process and across processes); otherwise returns `{ held: false }` at
- * once, without waiting. A stale lock (dead holder) is taken over as usual.
- * For callers that have something better to do than queue (events.ts: flat
- * combining, where whoever holds the lock does the others' work).
+ * this process and across processes); otherwise returns undefined at once,
+ * without waiting. For short synchronous sections (events.ts: flat combining,
+ * where whoever holds the lock does the others' work): one `mkdir` of the
+ * same `<file>.lock` directory proper-lockfile uses (so both kinds of holders
+ * exclude each other), `fn`, `rmdir`. No refresh timer: nothing else runs in
+ * this process while `fn` runs, so a timer could not fire anyway; keep `fn`
+ * far below STALE_MS. A stale lock (dead holder) is taken over, one taker at
+ * a time.
  */
-export async function tryWithLock<T>(file: string, fn: () => T | Promise<T>): Promise<{ held: true; value: T } | { held: false }> {
-  if (queues.has(file)) return { held: false };
-  let release!: () => void;
-  const mine = new Promise<void>((r) => (release = r));
-  queues.set(file, mine);
-  try {
-    ensureDir(path.dirname(file));
-    if (heldFresh(`${file}.lock`)) return { held: false };
-    let unlock: () => Promise<void>;
+export function tryLockSync<T>(file: string, fn: () => T): { value: T } | undefined {
+  if (queues.has(file)) return undefined;
+  const lockDir = `${file}.lock`;
+  if (heldFresh(lockDir)) return undefined;
+  ensureDir(path.dirname(file));
+  for (let attempt = 0; ; attempt++) {
     try {
-      unlock = await acquire(file);
+      fs.mkdirSync(lockDir);
+      break;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ELOCKED") return { held: false };
-      if (code !== "ENOENT") throw ioError(`cannot lock ${file}`, e);
-      // Our cached directory was removed by another process (team deleted and re-created): make it again.
-      forgetDirs(path.dirname(file));
-      ensureDir(path.dirname(file));
+      if (code === "ENOENT" && attempt === 0) {
+        // Our cached directory was removed by another process (team deleted and re-created): make it again.
+        forgetDirs(path.dirname(file));
+        ensureDir(path.dirname(file));
+        continue;
+      }
+      if (code !== "EEXIST") throw ioError(`cannot lock ${file}`, e);
+      if (attempt > 0 || heldFresh(lockDir)) return undefined;
       try {
-        unlock = await acquire(file);
+        removeStale(lockDir);
       } catch (e2) {
-        if ((e2 as NodeJS.ErrnoException).code === "ELOCKED") return { held: false };
+        if ((e2 as NodeJS.ErrnoException).code === "ELOCKED") return undefined;
         throw ioError(`cannot lock ${file}`, e2);
       }
     }
-    try {
-      return { held: true, value: await fn() };
-    } finally {
-      await unlock().catch(() => undefined);
-    }
+  }
+  try {
+    return { value: fn() };
   } finally {
-    release();
-    if (queues.get(file) === mine) queues.delete(file);
+    try { fs.rmdirSync(lockDir); } catch { /* taken over meanwhile (we were stale): nothing of ours to remove */ }
   }
 }
 
