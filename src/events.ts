@@ -19,13 +19,9 @@ import type { Ctx } from "./context.js";
 import { TeamsError } from "./errors.js";
 import { WAIT_MS, lockHeld, tryLockSync } from "./store/lock.js";
 import { ioError, parseJsonl, readText } from "./store/json-file.js";
+import { closeAndRead, readBytes, takenBefore, writeAll } from "./store/handoff.js";
 import type { TeamEvent } from "./schemas.js";
 
-/**
- * Written by a drainer into the batch it took, before reading it: lines after
- * it arrived too late (the writer sees that and appends again).
- */
-const CLOSED = '{"closed":true}';
 /** Batches one drainer takes before it leaves the rest to the next lock holder. */
 const MAX_ROUNDS = 32;
 
@@ -129,20 +125,18 @@ async function untilNumbered(f: LogFiles, fd: number): Promise<void> {
 function stage(f: LogFiles, id: string, json: string): number {
   // The leading newline isolates a fragment torn by a writer killed mid-write.
   const buf = Buffer.from(`\n${json}\n`, "utf8");
-  const mark = `\n{"id":"${id}",`;
   for (let tries = 0; ; tries++) {
     let fd: number | undefined;
     try {
       try {
-        fd = fs.openSync(f.pending, "a+", 0o600); // readable: see closedBefore
+        fd = fs.openSync(f.pending, "a+", 0o600); // readable: see takenBefore
       } catch (e) {
         // No team directory: the team was deleted. Its log went with it; do not start a new one.
         if ((e as NodeJS.ErrnoException).code === "ENOENT") return -1;
         throw e;
       }
       writeAll(fd, buf);
-      const mine = fs.fstatSync(fd);
-      if (isPath(f.pending, mine) || !closedBefore(fd, mine.size, mark)) {
+      if (isPath(f.pending, fs.fstatSync(fd)) || takenBefore(fd, id)) {
         const keep = fd;
         fd = undefined;
         return keep;
@@ -164,13 +158,6 @@ function isPath(file: string, st: fs.Stats): boolean {
   } catch {
     return false;
   }
-}
-
-/** Whether the file behind fd has a CLOSED line before the line starting with `mark`. */
-function closedBefore(fd: number, size: number, mark: string): boolean {
-  const text = readAll(fd, size);
-  const closed = text.indexOf(`\n${CLOSED}\n`);
-  return closed >= 0 && closed < text.indexOf(mark);
 }
 
 /**
@@ -230,17 +217,8 @@ interface Pending { id: string; time: string; actor: string; kind: string; data:
 
 /** Closes a taken batch (CLOSED line) and returns the events before the first CLOSED line, in order. */
 function takeBatch(file: string): Pending[] {
-  const fd = fs.openSync(file, "a+");
-  let text: string;
-  try {
-    writeAll(fd, Buffer.from(`\n${CLOSED}\n`));
-    text = readAll(fd, fs.fstatSync(fd).size);
-  } finally {
-    fs.closeSync(fd);
-  }
-  const end = text.indexOf(`\n${CLOSED}\n`);
   const out: Pending[] = [];
-  for (const e of parseJsonl<Partial<Pending>>(text.slice(0, end + 1)).items) {
+  for (const e of parseJsonl<Partial<Pending>>(closeAndRead(file)?.before ?? "").items) {
     if (e && typeof e.id === "string" && typeof e.kind === "string" && typeof e.time === "string" && typeof e.actor === "string") {
       out.push({ id: e.id, time: e.time, actor: e.actor, kind: e.kind, data: e.data && typeof e.data === "object" ? e.data : {} });
     }
@@ -314,26 +292,6 @@ function logTail(file: string, want: number): { seq: number; ids: Set<string> } 
   } finally {
     fs.closeSync(fd);
   }
-}
-
-function writeAll(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
-}
-
-function readBytes(fd: number, length: number, position = 0): Buffer {
-  const buf = Buffer.alloc(length);
-  let off = 0;
-  while (off < length) {
-    const n = fs.readSync(fd, buf, off, length - off, position + off);
-    if (n === 0) break;
-    off += n;
-  }
-  return buf.subarray(0, off);
-}
-
-function readAll(fd: number, length: number): string {
-  return readBytes(fd, length).toString("utf8");
 }
 
 function size(file: string): number {

@@ -17,6 +17,7 @@ import { appendEvent, queueEvent, type QueuedEvent } from "./events.js";
 import { InboxSchema, parseWith, type Inbox, type Message } from "./schemas.js";
 import { appendText, ensureDir, forgetDirs, ioError, parseJsonl, readJson, readText, writeJson } from "./store/json-file.js";
 import { withLock } from "./store/lock.js";
+import { closeAndRead, isClosedLine, takenBefore } from "./store/handoff.js";
 import { LEAD_NAME, validateName } from "./store/paths.js";
 import { isLead, memberNames, readTeam, requireMember } from "./teams.js";
 
@@ -71,9 +72,9 @@ function deletedWhileSending(team: string): TeamsError {
 /**
  * Appends the message to the recipient's spool without any lock: one write()
  * on an O_APPEND fd (lines never interleave), fdatasync, then a check that the
- * file written is still the spool. If a reader renamed it aside meanwhile, it
- * may have read the file before our line landed: append again to the new
- * spool (readers drop the duplicate by id).
+ * file written is still the spool. If a reader took it meanwhile, the reader's
+ * CLOSED line tells whether ours made it in (store/handoff.ts); only if it
+ * did not is the message appended again, to the new spool. No duplicates.
  */
 async function deliver(ctx: Ctx, team: string, msg: Message, onWritten?: () => void): Promise<void> {
   const spool = ctx.paths.spool(team, msg.to);
@@ -84,7 +85,7 @@ async function deliver(ctx: Ctx, team: string, msg: Message, onWritten?: () => v
   for (let tries = 0; ; tries++) {
     let fd: number;
     try {
-      fd = fs.openSync(spool, "a", 0o600);
+      fd = fs.openSync(spool, "a+", 0o600); // readable: see takenBefore
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT" || tries > 2) throw ioError(`cannot append to ${spool}`, e);
       // No messages directory: a team deleted since the caller read its config must not get mail (nor a new directory).
@@ -106,7 +107,7 @@ async function deliver(ctx: Ctx, team: string, msg: Message, onWritten?: () => v
       written = true;
       try {
         fs.fdatasyncSync(fd);
-        stillSpool = sameFile(spool, fs.fstatSync(fd));
+        stillSpool = sameFile(spool, fs.fstatSync(fd)) || takenBefore(fd, msg.id);
       } catch (e) {
         throw ioError(`cannot append to ${spool}`, e);
       }
@@ -188,10 +189,14 @@ export async function broadcastMessage(ctx: Ctx, team: string, input: Omit<SendI
   return sent;
 }
 
-/** Messages of one spool-like file, complete lines only. */
+/** Messages of one spool-like file, complete lines only (a reader's CLOSED line skipped). */
 function readLines(file: string): Message[] {
   const text = readText(file);
-  return text ? parseJsonl<Message>(text).items : [];
+  return text ? messagesIn(text) : [];
+}
+
+function messagesIn(text: string): Message[] {
+  return parseJsonl<Message>(text).items.filter((m) => !isClosedLine(m));
 }
 
 /**
@@ -274,17 +279,22 @@ export async function readInbox(ctx: Ctx, team: string, input: ReadInboxInput = 
 function takeSpool(ctx: Ctx, team: string, agent: string): { msgs: Message[]; taken: boolean } {
   const spool = ctx.paths.spool(team, agent);
   const taking = takingFile(ctx, team, agent);
-  const left = readText(taking);
-  if (left !== undefined && left.trim()) appendText(spool, left.endsWith("\n") ? left : left + "\n", { sync: true });
+  // A dead reader's file: closed first (a sender still writing to it then sends again), then all of it is
+  // kept, lines after a CLOSED line too (their senders may have died before sending again; copies drop by id).
+  const leftText = closeAndRead(taking)?.text;
+  const left = leftText === undefined ? undefined : messagesIn(leftText);
+  if (left?.length) appendText(spool, left.map((m) => "\n" + JSON.stringify(m) + "\n").join(""), { sync: true });
   try {
     fs.renameSync(spool, taking);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(`cannot take ${spool}`, e);
     if (left === undefined) return { msgs: [], taken: false };
+    return { msgs: left, taken: true };
   }
-  const msgs = readLines(taking);
+  // Lines after our CLOSED line were too late: their senders append them again to the new spool.
+  const msgs = messagesIn(closeAndRead(taking)?.before ?? "");
   // The leftover's messages are older than the spool's: keep them first (its copies in the new file are dropped by id).
-  return { msgs: left ? [...parseJsonl<Message>(left).items, ...msgs] : msgs, taken: true };
+  return { msgs: left ? [...left, ...msgs] : msgs, taken: true };
 }
 
 /** Removes the taken spool once everything in it is in the inbox file or back in the spool. */

@@ -137,6 +137,12 @@ describe.concurrent("lock-free sends with concurrent readers, real processes", (
       await finish([reader]);
       const sent = acks(ps.slice(0, -1), "ack");
       expect(sent).toHaveLength(360);
+      // No copy of a message already taken is left in the spool (a sender that raced a reader's rename sends again only if it was too late).
+      const p = w.as().paths;
+      const merged = new Set((JSON.parse(fs.existsSync(p.inbox("t", "sink")) ? fs.readFileSync(p.inbox("t", "sink"), "utf8") : '{"messages":[]}') as { messages: Array<{ id: string }> }).messages.map((m) => m.id));
+      const spooled = (fs.existsSync(p.spool("t", "sink")) ? fs.readFileSync(p.spool("t", "sink"), "utf8") : "").split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id);
+      expect(spooled.filter((id) => merged.has(id))).toEqual([]);
+      expect(spooled.length).toBe(new Set(spooled).size);
       const final = await readInbox(w.as("sink"), "t");
       const read = [...acks([reader], "read"), ...final.messages.map((m) => m.id)];
       expect(read.length).toBe(new Set(read).size); // nobody read twice
