@@ -54,7 +54,9 @@ for (const version of PI_VERSIONS) {
         const took = Date.now() - t0;
         expect(w.task(T, task.id).owner).toBeUndefined();
         expect(took).toBeLessThan(10_000); // sweep every 2 s (loose: shared CI box)
-        expect(w.events(T).find((e) => e.kind === "task.recovered")?.data).toMatchObject({ owner: "ghost", ids: [task.id] });
+        // logged just after the task is saved: wait for it rather than race it
+        const recovered = await until(() => w.events(T).find((e) => e.kind === "task.recovered"), "task.recovered event", 5_000);
+        expect(recovered.data).toMatchObject({ owner: "ghost", ids: [task.id] });
         const heard = await until(() => w.calls().find((c) => c.lastRole === "user" && /back to pending|pending again/.test(c.lastText)), "lead run about the recovered task");
         expect(heard.lastText).toContain(`#${task.id} "Haunted task"`);
         expect(heard.systemPrompt).toContain(`you lead team(s) "${T}"`);
