@@ -8,8 +8,10 @@
  * lock drains for everybody: renames the pending file to
  * `events.taking.jsonl`, closes it with a marker line, numbers the lines
  * before the marker, appends them to the log in one write and removes the
- * taken file. A writer that did not get the lock waits until the file holding
- * its line is removed (its event is numbered) or it gets the lock itself.
+ * taken file. Of the writers that did not get the lock, the one whose line
+ * opened the pending file waits until that file is removed (the batch is
+ * numbered) or it gets the lock itself; the others leave their line in its
+ * care. Readers (readEvents) number what is queued before they read.
  * See docs/storage.md ("Events") for the crash analysis.
  */
 import fs from "node:fs";
@@ -19,7 +21,7 @@ import type { Ctx } from "./context.js";
 import { TeamsError } from "./errors.js";
 import { WAIT_MS, lockHeld, tryLockSync } from "./store/lock.js";
 import { ioError, parseJsonl, readText } from "./store/json-file.js";
-import { closeAndRead, readBytes, takenBefore, writeAll } from "./store/handoff.js";
+import { closeAndRead, lineMark, readBytes, takenBefore, writeAll } from "./store/handoff.js";
 import type { TeamEvent } from "./schemas.js";
 
 /** Batches one drainer takes before it leaves the rest to the next lock holder. */
@@ -42,8 +44,9 @@ function filesOf(ctx: Ctx, team: string): LogFiles {
 const seqCache = new Map<string, { size: number; ino: number; mtimeMs: number; seq: number }>();
 
 /**
- * Appends one event. Resolves once the event has its seq in `events.jsonl`
- * (so a following readEvents sees it), or the team was deleted meanwhile.
+ * Appends one event. Resolves once the event has its seq in `events.jsonl`,
+ * or is queued in a batch a live writer is waiting to number (a following
+ * readEvents sees it either way), or the team was deleted meanwhile.
  */
 export async function appendEvent(ctx: Ctx, team: string, kind: string, data: Record<string, unknown>): Promise<void> {
   return queueEvent(ctx, team, kind, data).logged();
@@ -51,7 +54,7 @@ export async function appendEvent(ctx: Ctx, team: string, kind: string, data: Re
 
 /** An event on its way to the log. */
 export interface QueuedEvent {
-  /** Resolves once the event is numbered in the log (numbering everybody's pending events whenever the lock is free). */
+  /** Resolves once the event is numbered, or queued in a batch whose opener is waiting to number it (see appendEvent). */
   logged(): Promise<void>;
   /** Gives up waiting: a queued event stays queued (the next appender numbers it); one not queued yet is dropped. */
   abandon(): void;
@@ -69,29 +72,48 @@ export function queueEvent(ctx: Ctx, team: string, kind: string, data: Record<st
   const f = filesOf(ctx, team);
   const id = nanoid(12);
   const event: Pending = { id, time: new Date(ctx.now()).toISOString(), actor: ctx.actor, kind, data };
-  let fd: number | undefined = lockHeld(f.log) ? stage(f, id, JSON.stringify(event)) : undefined;
+  let staged: Staged | undefined = lockHeld(f.log) ? stage(f, id, JSON.stringify(event)) : undefined;
   let done = false;
   const close = () => {
     done = true;
-    if (fd !== undefined && fd >= 0) fs.closeSync(fd);
-    fd = -1;
+    if (staged && staged.fd >= 0) fs.closeSync(staged.fd);
+    staged = { fd: -1, wait: false };
   };
   return {
     abandon: close,
     async logged() {
       if (done) return;
       try {
-        if (fd === undefined) {
+        if (staged === undefined) {
           // Lock free a moment ago: number it ourselves, behind whatever is pending.
           if (drainOnce(f, event)) return;
-          fd = stage(f, id, JSON.stringify(event));
+          staged = stage(f, id, JSON.stringify(event));
         }
-        if (fd >= 0) await untilNumbered(f, fd);
+        if (staged.fd >= 0 && staged.wait) await untilNumbered(f, staged.fd);
       } finally {
         close();
       }
     },
   };
+}
+
+/**
+ * A batch whose pending file is older than this has lost its opener (killed,
+ * or stuck): writers joining it also wait and drain.
+ */
+const STUCK_MS = 100;
+
+/** An event line in a pending file: the fd on that file (-1: team gone), and whether we must see it numbered. */
+interface Staged { fd: number; wait: boolean }
+
+/** Numbers whatever is queued, if the lock is free (readers call this so that they see every acknowledged event). */
+function flushPending(f: LogFiles): void {
+  if (size(f.pending) > 0 || fs.existsSync(f.taking)) drainOnce(f);
+}
+
+/** Numbers the team's queued events now unless another process is doing it (the lead's sweep calls this). */
+export function flushEvents(ctx: Ctx, team: string): void {
+  flushPending(filesOf(ctx, team));
 }
 
 /**
@@ -117,14 +139,17 @@ async function untilNumbered(f: LogFiles, fd: number): Promise<void> {
 }
 
 /**
- * Appends the event line to the pending file and returns an open fd on the
- * file that holds it, for a drainer to pick up (-1: the team is gone). If a
+ * Appends the event line to the pending file, for a drainer to pick up. If a
  * drainer took that file and closed it before our line landed, appends again
- * to the new pending file.
+ * to the new pending file. Only the writer that opened the batch (its line is
+ * the file's first) waits to see the batch numbered, draining it when the
+ * lock is free; the others return at once, their line in the opener's care,
+ * unless the batch is old (its opener died): then they wait and drain too.
  */
-function stage(f: LogFiles, id: string, json: string): number {
+function stage(f: LogFiles, id: string, json: string): Staged {
   // The leading newline isolates a fragment torn by a writer killed mid-write.
   const buf = Buffer.from(`\n${json}\n`, "utf8");
+  const mark = lineMark(id);
   for (let tries = 0; ; tries++) {
     let fd: number | undefined;
     try {
@@ -132,14 +157,24 @@ function stage(f: LogFiles, id: string, json: string): number {
         fd = fs.openSync(f.pending, "a+", 0o600); // readable: see takenBefore
       } catch (e) {
         // No team directory: the team was deleted. Its log went with it; do not start a new one.
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") return -1;
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return { fd: -1, wait: false };
         throw e;
       }
       writeAll(fd, buf);
-      if (isPath(f.pending, fs.fstatSync(fd)) || takenBefore(fd, id)) {
+      const st = fs.fstatSync(fd);
+      if (isPath(f.pending, st)) {
+        const opener = readBytes(fd, Buffer.byteLength(mark), 0).toString("utf8") === mark;
+        // No birth time on this file system: everybody waits, as if every batch were stuck.
+        const stuck = !(st.birthtimeMs > 0) || Date.now() - st.birthtimeMs > STUCK_MS;
         const keep = fd;
         fd = undefined;
-        return keep;
+        return { fd: keep, wait: opener || stuck };
+      }
+      // Taken by a drainer holding the lock: if our line made it, that drainer numbers it.
+      if (takenBefore(fd, id)) {
+        const keep = fd;
+        fd = undefined;
+        return { fd: keep, wait: false };
       }
     } catch (e) {
       throw ioError(`cannot append to ${f.pending}`, e);
@@ -313,6 +348,9 @@ function sleep(ms: number): Promise<void> {
 
 /** Reads events with seq > afterSeq (all by default). Only numbered lines of `events.jsonl` count. */
 export function readEvents(ctx: Ctx, team: string, afterSeq = 0): TeamEvent[] {
+  try {
+    flushPending(filesOf(ctx, team));
+  } catch { /* reading must not fail for it: the queued events stay queued */ }
   const text = readText(ctx.paths.events(team));
   if (!text) return [];
   return parseJsonl<TeamEvent>(text).items.filter((e) => typeof e.seq === "number" && e.seq > afterSeq);

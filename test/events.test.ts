@@ -140,13 +140,55 @@ describe("events: flat combining leftovers", () => {
     expect(readEvents(ctx, "t").slice(-2).map((e) => e.kind)).toEqual(["direct", "queued"]);
   });
 
-  it("appendEvent resolves only once its event is numbered in events.jsonl", async () => {
+  it("only the writer that opened a batch waits for it; the others return at once and readers number the batch", async () => {
+    const w = world();
+    await teamWith(w, "t");
+    const ctx = w.as();
+    const pending = path.join(dir(w), "events.pending.jsonl");
+    const lockDir = ctx.paths.events("t") + ".lock";
+    fs.mkdirSync(lockDir); // another process is draining
+    let openerDone = false;
+    const opener = appendEvent(ctx, "t", "opener", {}).then(() => (openerDone = true));
+    await appendEvent(ctx, "t", "joiner", {}); // resolves while the lock is still busy
+    expect(openerDone).toBe(false);
+    expect(fs.readFileSync(pending, "utf8")).toMatch(/"kind":"opener"[\s\S]*"kind":"joiner"/);
+    expect(readEvents(ctx, "t").map((e) => e.kind)).not.toContain("joiner"); // lock busy: nobody can number it yet
+    fs.rmdirSync(lockDir);
+    await opener;
+    expect(readEvents(ctx, "t").slice(-2).map((e) => e.kind)).toEqual(["opener", "joiner"]);
+    expect(fs.existsSync(pending)).toBe(false);
+  });
+
+  it("a batch whose opener was killed: a reader numbers it, and a writer joining it after a while waits and drains it", async () => {
+    const w = world();
+    await teamWith(w, "t");
+    const ctx = w.as();
+    const pending = path.join(dir(w), "events.pending.jsonl");
+    const orphan = (kind: string) => fs.appendFileSync(pending, `\n${JSON.stringify({ id: `id-${kind}`, time: new Date().toISOString(), actor: "ghost", kind, data: {} })}\n`);
+    // The opener's line is there, the opener is gone: the next reader numbers it.
+    orphan("orphan-1");
+    expect(readEvents(ctx, "t").at(-1)?.kind).toBe("orphan-1");
+    // Same, while another process holds the lock: a writer joining an old batch does not leave it behind.
+    orphan("orphan-2");
+    await new Promise((r) => setTimeout(r, 150)); // older than the stuck bound
+    const lockDir = ctx.paths.events("t") + ".lock";
+    fs.mkdirSync(lockDir);
+    let done = false;
+    const p = appendEvent(ctx, "t", "late-joiner", {}).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(done).toBe(false); // it waits for the batch, as its opener would have
+    fs.rmdirSync(lockDir);
+    await p;
+    expect(fs.readFileSync(ctx.paths.events("t"), "utf8").trimEnd().split("\n").slice(-2).map((l) => JSON.parse(l).kind)).toEqual(["orphan-2", "late-joiner"]);
+  });
+
+  it("one writer alone: appendEvent resolves only once its event is numbered in events.jsonl", async () => {
     const w = world();
     await teamWith(w, "t");
     const ctx = w.as();
     for (let i = 0; i < 20; i++) {
       await appendEvent(ctx, "t", "k", { i });
-      expect(readEvents(ctx, "t").at(-1)?.data).toEqual({ i });
+      expect(JSON.parse(fs.readFileSync(ctx.paths.events("t"), "utf8").trimEnd().split("\n").at(-1)!).data).toEqual({ i }); // the file itself, not readEvents (which numbers what is queued)
     }
   });
 
