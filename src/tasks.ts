@@ -18,7 +18,7 @@ import { TeamsError, invalid } from "./errors.js";
 import { appendEvent } from "./events.js";
 import { sendMessage, systemMessage } from "./messages.js";
 import { TaskStatus, type Task, type TaskIndex, type TaskSummary } from "./schemas.js";
-import { withLock } from "./store/lock.js";
+import { tryLockSync, withLock } from "./store/lock.js";
 import { LEAD_NAME, validateTaskId } from "./store/paths.js";
 import {
   clearIntent, commitTemp, compact, compactIfIdle, compactLocked, discardTemp, fillReservation, intentTemp, logAround, logPending, logRow,
@@ -123,7 +123,7 @@ async function editTaskOnce<R>(ctx: Ctx, team: string, id: string, edit: (t: Tas
   let tmp: string | undefined = writeTemp(file, serialize(t));
   let crossed = false;
   try {
-    const out = await withLock(taskLockPath(ctx, team, id), () => {
+    const section = () => {
       assertTeamExists(ctx, team);
       // Holding this lock while a transaction names this task means that transaction died (it
       // holds the lock until its intent is gone): finish it first, under the team lock.
@@ -144,7 +144,10 @@ async function editTaskOnce<R>(ctx: Ctx, team: string, id: string, edit: (t: Tas
       if (rowChanged(summaryOf(cur.task), row)) crossed = logAround(ctx, team, row, rename);
       else rename();
       return { value: r.value, task: t, written: true };
-    });
+    };
+    // The section is synchronous: take the lock with one mkdir when it is free, else queue for it.
+    const lockPath = taskLockPath(ctx, team, id);
+    const out = tryLockSync(lockPath, section)?.value ?? (await withLock(lockPath, section));
     await compactAfter(ctx, team, crossed);
     return out;
   } finally {

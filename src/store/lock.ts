@@ -40,7 +40,8 @@ export async function withLock<T>(file: string, fn: () => T | Promise<T>): Promi
  * Runs `fn` under the lock of `file` only if the lock is free right now (in
  * this process and across processes); otherwise returns undefined at once,
  * without waiting. For short synchronous sections (events.ts: flat combining,
- * where whoever holds the lock does the others' work): one `mkdir` of the
+ * where whoever holds the lock does the others' work; tasks.ts: a task's
+ * read-check-rename, which queues with withLock only when this fails): one `mkdir` of the
  * same `<file>.lock` directory proper-lockfile uses (so both kinds of holders
  * exclude each other), `fn`, `rmdir`. No refresh timer: nothing else runs in
  * this process while `fn` runs, so a timer could not fire anyway; keep `fn`
