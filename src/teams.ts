@@ -5,7 +5,7 @@ import type { Ctx } from "./context.js";
 import { TeamsError, invalid } from "./errors.js";
 import { appendEvent } from "./events.js";
 import { TeamConfigSchema, parseWith, type Member, type TeamConfig } from "./schemas.js";
-import { readJson, removeTree, writeJson } from "./store/json-file.js";
+import { readJson, readJsonCached, removeTree, writeJson } from "./store/json-file.js";
 import { withLock } from "./store/lock.js";
 import { LEAD_NAME, validateName } from "./store/paths.js";
 
@@ -16,7 +16,7 @@ function checkConfig(v: unknown): TeamConfig {
 /** Reads a team's config, or fails with NOT_FOUND naming the existing teams. */
 export function readTeam(ctx: Ctx, team: string): TeamConfig {
   validateName("team_name", team);
-  const cfg = readJson(ctx.paths.teamConfig(team), checkConfig);
+  const cfg = readJsonCached(ctx.paths.teamConfig(team), checkConfig);
   if (!cfg) {
     const teams = listTeams(ctx);
     throw new TeamsError("NOT_FOUND", `team "${team}" does not exist; ${teams.length ? `teams: ${teams.join(", ")}` : "there are no teams yet"}. Create it with team_create.`, { team });

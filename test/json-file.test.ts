@@ -1,11 +1,35 @@
 import { afterAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import path from "node:path";
-import { appendText, ensureDir, parseJsonl, readJson, readText, removeTree, writeFileAtomic, writeJson } from "../src/store/json-file.js";
+import { appendText, ensureDir, parseJsonl, readJson, readJsonCached, readText, removeTree, writeFileAtomic, writeJson } from "../src/store/json-file.js";
 import { TeamsError } from "../src/errors.js";
 import { cleanupTemp, tempDir } from "./helpers/fixtures.js";
 
 afterAll(cleanupTemp);
+
+describe("readJsonCached", () => {
+  it("validates each version of the file once, returns a fresh object every time, and sees every change", () => {
+    const d = tempDir();
+    const f = path.join(d, "c.json");
+    let checks = 0;
+    const check = (v: unknown) => { checks++; if (typeof (v as { n?: unknown }).n !== "number") throw new Error("n must be a number"); return v as { n: number }; };
+    expect(readJsonCached(f, check)).toBeUndefined();
+    writeJson(f, { n: 1 });
+    const a = readJsonCached(f, check)!;
+    a.n = 99; // a caller changing its copy changes nothing for the next one
+    expect(readJsonCached(f, check)).toEqual({ n: 1 });
+    expect(checks).toBe(1);
+    writeJson(f, { n: 2 }); // atomic rewrite, same size
+    expect(readJsonCached(f, check)).toEqual({ n: 2 });
+    fs.writeFileSync(f, JSON.stringify({ n: 3 }, null, 2) + "\n"); // in place, same size (an editor)
+    expect(readJsonCached(f, check)).toEqual({ n: 3 });
+    expect(checks).toBe(3);
+    fs.writeFileSync(f, '{"n": "x"}');
+    expect(() => readJsonCached(f, check)).toThrow(TeamsError);
+    expect(fs.existsSync(f)).toBe(false); // moved aside, not overwritten
+    expect(readJsonCached(f, check)).toBeUndefined();
+  });
+});
 
 describe("writeJson / readJson", () => {
   it("round-trips and leaves no temp file behind", () => {

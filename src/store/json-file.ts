@@ -87,7 +87,10 @@ export function readText(file: string): string | undefined {
  * with both paths, so nothing is silently overwritten.
  */
 export function readJson<T>(file: string, check?: (v: unknown) => T): T | undefined {
-  const text = readText(file);
+  return readJsonText(file, readText(file), check);
+}
+
+function readJsonText<T>(file: string, text: string | undefined, check?: (v: unknown) => T): T | undefined {
   if (text === undefined) return undefined;
   let value: unknown;
   try {
@@ -101,6 +104,38 @@ export function readJson<T>(file: string, check?: (v: unknown) => T): T | undefi
       { file, movedTo: aside },
     );
   }
+}
+
+/** File versions readJsonCached has validated: one stat tells whether the file is still that version. */
+const validated = new Map<string, { dev: number; ino: number; size: number; mtimeNs: bigint; ctimeNs: bigint; text: string }>();
+
+/**
+ * readJson for small files read on every operation (a team's config): while
+ * the file is the version last validated (same inode, size, mtime and ctime
+ * to the nanosecond: every write here is a rename of a new file, so any
+ * change shows), skips reading it and validating it again. Returns a fresh
+ * object each time (callers may change it).
+ */
+export function readJsonCached<T>(file: string, check: (v: unknown) => T): T | undefined {
+  let st: fs.BigIntStats;
+  try {
+    st = fs.statSync(file, { bigint: true });
+  } catch (e) {
+    validated.delete(file);
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw ioError(`cannot read ${file}`, e);
+  }
+  const hit = validated.get(file);
+  if (hit && hit.ino === Number(st.ino) && hit.dev === Number(st.dev) && hit.size === Number(st.size) && hit.mtimeNs === st.mtimeNs && hit.ctimeNs === st.ctimeNs) {
+    return JSON.parse(hit.text) as T;
+  }
+  const text = readText(file);
+  const value = readJsonText(file, text, check);
+  if (text !== undefined && Buffer.byteLength(text) === Number(st.size)) {
+    // Only if what we read is the version we stat'ed (same size; a rename in between gets caught next time by its inode).
+    validated.set(file, { dev: Number(st.dev), ino: Number(st.ino), size: Number(st.size), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, text });
+  }
+  return value;
 }
 
 /** Renames a bad file out of the way and returns its new path. */
