@@ -72,7 +72,8 @@ export function queueEvent(ctx: Ctx, team: string, kind: string, data: Record<st
   const f = filesOf(ctx, team);
   const id = nanoid(12);
   const event: Pending = { id, time: new Date(ctx.now()).toISOString(), actor: ctx.actor, kind, data };
-  let staged: Staged | undefined = lockHeld(f.log) ? stage(f, id, JSON.stringify(event)) : undefined;
+  // A batch already queued (its opener is about to drain it) or a drainer at work: join, without a lock of our own.
+  let staged: Staged | undefined = lockHeld(f.log) || size(f.pending) > 0 ? stage(f, id, JSON.stringify(event)) : undefined;
   let done = false;
   const close = () => {
     done = true;
