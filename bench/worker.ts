@@ -78,10 +78,16 @@ interface Expected { id: string; subject: string; description: string; status: s
 
 /** Benchmark 2: `creates` task creates, then 2 updates per task (claim-ish, then a progress/description/complete follow-up). */
 async function tasks(init: Init): Promise<void> {
-  const { team, name, creates } = init.args as { team: string; name: string; creates: number };
+  const { team, warmTeam, name, creates } = init.args as { team: string; warmTeam?: string; name: string; creates: number };
   const ctx = ctxFor(init, name);
-  // Warm-up of the read path (config + index parse) without writing anything.
+  // Warm-up of the read path (config + index parse) without writing anything to the measured team.
   listTasks(ctx, team);
+  if (warmTeam) {
+    // And of the write paths, on another team: one create, a claim, a progress update.
+    const wt = await createTask(ctx, warmTeam, { subject: `warm-up of ${name}`, description: "" });
+    await updateTask(ctx, warmTeam, wt.id, { owner: name, status: "in_progress" });
+    await updateTask(ctx, warmTeam, wt.id, { active_form: "warming up" });
+  }
   resetLockProfile();
   post({ type: "ready" });
   await go;
