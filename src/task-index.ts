@@ -784,15 +784,9 @@ export function discardTemp(tmp: string): void {
  */
 export function reserveId(ctx: Ctx, team: string, from: number): Reservation {
   for (let n = Math.max(1, from); ; n++) {
-    const id = String(n);
-    const file = ctx.paths.taskFile(team, id);
+    n = firstFree(ctx, team, n);
+    const file = ctx.paths.taskFile(team, String(n));
     const res = `${file}.new.tmp`;
-    // A creator renames its reservation into the task file, which frees the
-    // reservation's name: crowded creators would otherwise mostly make (and
-    // remove) an inode only to find the id taken, or queue on the directory's
-    // lock for an O_EXCL open that fails.
-    // Stats (path lookups, no directory lock) skip what is taken; O_EXCL decides.
-    if (fs.existsSync(file) || fs.existsSync(res)) continue;
     let fd: number;
     try {
       fd = openInDir(res, "wx");
@@ -805,8 +799,63 @@ export function reserveId(ctx: Ctx, team: string, from: number): Reservation {
       discardTemp(res);
       continue;
     }
-    return { id, path: res, fd };
+    return { id: String(n), path: res, fd };
   }
+}
+
+/**
+ * The lowest id from `from` on that is neither a task file nor a reservation,
+ * assuming (as creators make it) that taken ids form a run: gallops ahead
+ * (from+1, +3, +7, …) past the run, then bisects back. A creator that fell
+ * behind (descheduled while others created hundreds of tasks) catches up in
+ * ~2·log2(distance) path lookups instead of one per id; each lookup is a
+ * point where a busy machine can deschedule it again, and one per id made
+ * the slowest creates chase the others for 100+ ms. O_EXCL decides.
+ *
+ * Stats (path lookups, no directory lock) are used rather than O_EXCL tries:
+ * a creator renames its reservation into the task file, which frees the
+ * reservation's name, so crowded creators would otherwise mostly make (and
+ * remove) an inode only to find the id taken, or queue on the directory's
+ * lock for an O_EXCL open that fails.
+ */
+function firstFree(ctx: Ctx, team: string, from: number): number {
+  const taken = (n: number) => {
+    const file = ctx.paths.taskFile(team, String(n));
+    return fs.existsSync(file) || fs.existsSync(`${file}.new.tmp`);
+  };
+  if (!taken(from)) return from;
+  let lo = from; // taken
+  let step = 1;
+  while (taken(lo + step)) {
+    lo += step;
+    step *= 2;
+  }
+  let hi = lo + step; // free
+  while (hi - lo > 1) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    if (taken(mid)) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/** Reserves exactly this id, or returns undefined when it is taken. */
+export function reserveExact(ctx: Ctx, team: string, n: number): Reservation | undefined {
+  const file = ctx.paths.taskFile(team, String(n));
+  const res = `${file}.new.tmp`;
+  let fd: number;
+  try {
+    fd = openInDir(res, "wx");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return undefined;
+    throw ioError(`cannot create ${res}`, e);
+  }
+  if (fs.existsSync(file)) {
+    fs.closeSync(fd);
+    discardTemp(res);
+    return undefined;
+  }
+  return { id: String(n), path: res, fd };
 }
 
 export interface Reservation { id: string; path: string; fd?: number }

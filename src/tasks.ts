@@ -5,7 +5,8 @@
  * Locks: a change to one task holds only that task's lock (the lock of
  * `task_<id>.json`); its fsync'd temp copy is written before the lock is
  * taken, so the lock covers a compare and a rename. Creating a task takes no
- * lock: the id is reserved with an exclusive file (task-index.ts reserveId).
+ * lock: the id comes from a ticket (task-ids.ts) and is reserved with an
+ * exclusive file (task-index.ts reserveExact).
  * Changes that span tasks (dependency edges) run in a transaction under the
  * team's tasks lock (the lock of tasks.json) and take the task locks of what
  * they write, in id order, after it. No path takes the team lock while
@@ -18,11 +19,12 @@ import { TeamsError, invalid } from "./errors.js";
 import { appendEvent } from "./events.js";
 import { sendMessage, systemMessage } from "./messages.js";
 import { TaskStatus, type Task, type TaskIndex, type TaskSummary } from "./schemas.js";
+import { reserveNewId } from "./task-ids.js";
 import { tryLockSync, withLock } from "./store/lock.js";
 import { LEAD_NAME, validateTaskId } from "./store/paths.js";
 import {
   clearIntent, commitTemp, compact, compactIfIdle, compactLocked, discardTemp, fillReservation, intentTemp, logAround, logPending, logRow,
-  peekNextId, readIndex, readIntent, readRaw, readTaskFile, readVisible, releaseReservation, reserveId, rowChanged, summaryOf,
+  readIndex, readIntent, readRaw, readTaskFile, readVisible, releaseReservation, rowChanged, summaryOf,
   recoverIntent, taskLockPath, withLocks, writeIntent, writeTemp,
   type Reservation, type TaskRead,
 } from "./task-index.js";
@@ -185,7 +187,7 @@ class Tx {
 
   /** A new id, reserved until commit or abort. */
   allocateId(): string {
-    const r = reserveId(this.ctx, this.team, Math.max(this.index.nextId, peekNextId(this.ctx, this.team)));
+    const r = reserveNewId(this.ctx, this.team, this.index.nextId);
     this.reserved.set(r.id, r);
     this.index.nextId = Number(r.id) + 1;
     return r.id;
@@ -352,7 +354,7 @@ export async function createTask(ctx: Ctx, team: string, input: CreateTaskInput)
   } else {
     // No lock at all: reserve an id, fill the reservation, rename it into place, log the row.
     assertTeamExists(ctx, team);
-    const res = reserveId(ctx, team, peekNextId(ctx, team));
+    const res = reserveNewId(ctx, team);
     const t = fresh(res.id);
     try {
       fillReservation(res, serialize(t));

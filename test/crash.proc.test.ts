@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import path from "node:path";
-import { cleanupTemp, teamWith, walk, world } from "./helpers/fixtures.js";
+import { assertTicketsFile, cleanupTemp, teamWith, walk, world } from "./helpers/fixtures.js";
 import { startWorker } from "./helpers/procs.js";
 import { readHistory, readInbox } from "../src/messages.js";
 import { getTask, listTasks } from "../src/tasks.js";
@@ -53,6 +53,7 @@ describe("SIGKILL in a loop", () => {
       const text = fs.readFileSync(e.path, "utf8");
       if (e.path.endsWith(".json")) expect(() => JSON.parse(text), e.path).not.toThrow();
       else if (e.path.endsWith(".jsonl")) for (const line of text.split("\n").filter(Boolean)) expect(() => JSON.parse(line), `${e.path}: ${line.slice(0, 80)}`).not.toThrow();
+      else if (e.path.endsWith("ids.tickets")) assertTicketsFile(e.path, text);
       else if (!e.path.includes(".tmp")) throw new Error(`unexpected file ${e.path}`);
     }
     expect(walk(w.dir).filter((e) => e.path.includes(".corrupt-"))).toEqual([]);

@@ -67,7 +67,7 @@ describe.concurrent("real processes", () => {
     const workers = await race(w.dir, claimers.map((c) => ["claim", "t", c]));
     const results = workers.map((wk) => wk.lines.find((l) => l.startsWith("claimed") || l === "none"));
     const won = results.filter((r) => r?.startsWith("claimed")).map((r) => r!.split(" ")[1]);
-    expect(results.filter((r) => r === "none")).toHaveLength(10);
+    expect(results.filter((r) => r === "none"), JSON.stringify(workers.map((wk) => [wk.lines.slice(-3), wk.stderr?.slice(-300)]))).toHaveLength(10);
     expect(won.sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 10 }, (_, i) => String(i + 1)));
     const tasks = listTasks(w.as(), "t");
     expect(tasks.every((t) => t.status === "in_progress" && t.owner)).toBe(true);

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { PROCS, cleanupTemp, teamWith, walk, world, type World } from "./helpers/fixtures.js";
+import { PROCS, assertTicketsFile, cleanupTemp, teamWith, walk, world, type World } from "./helpers/fixtures.js";
 import { getTask, listTasks } from "../src/tasks.js";
 import { compact, intentFile, logFile } from "../src/task-index.js";
 
@@ -71,6 +71,7 @@ function checkConsistent(w: World): void {
     const text = fs.readFileSync(e.path, "utf8");
     if (e.path.endsWith(".json")) expect(() => JSON.parse(text), e.path).not.toThrow();
     else if (e.path.endsWith(".jsonl")) for (const line of text.split("\n").filter(Boolean)) expect(() => JSON.parse(line), `${e.path}: ${line.slice(0, 80)}`).not.toThrow();
+    else if (e.path.endsWith("ids.tickets")) assertTicketsFile(e.path, text);
     else if (!e.path.endsWith(".tmp")) throw new Error(`unexpected file ${e.path}`);
     expect(e.path).not.toContain(".corrupt-");
   }

@@ -79,6 +79,12 @@ export function snapshot(dir: string): Map<string, string> {
   return out;
 }
 
+/** Throws unless `text` is a well-formed task id tickets file (task-ids.ts): a `base <n>` header and 16-byte records. */
+export function assertTicketsFile(file: string, text: string): void {
+  const ok = text.length % 16 === 0 && /^base \d+ *\n/.test(text) && [...Array(text.length / 16).keys()].every((i) => text[i * 16 + 15] === "\n" && !text.slice(i * 16, i * 16 + 15).includes("\n"));
+  if (!ok) throw new Error(`malformed tickets file ${file}: ${JSON.stringify(text.slice(0, 80))}`);
+}
+
 /** Every file and directory under `dir`, with stat info. */
 export function walk(dir: string): { path: string; dir: boolean; mode: number }[] {
   const out: { path: string; dir: boolean; mode: number }[] = [];
