@@ -8,10 +8,10 @@
  * lock drains for everybody: renames the pending file to
  * `events.taking.jsonl`, closes it with a marker line, numbers the lines
  * before the marker, appends them to the log in one write and removes the
- * taken file. Of the writers that did not get the lock, the one whose line
- * opened the pending file waits until that file is removed (the batch is
- * numbered) or it gets the lock itself; the others leave their line in its
- * care. Readers (readEvents) number what is queued before they read.
+ * taken file. A writer that finds the lock busy queues its line, tries the
+ * lock once more and returns: the holder looks at the pending file again
+ * after releasing the lock and drains again while lines wait (drainOnce).
+ * Readers (readEvents) number what is queued before they read.
  * See docs/storage.md ("Events") for the crash analysis.
  */
 import fs from "node:fs";
@@ -21,7 +21,7 @@ import type { Ctx } from "./context.js";
 import { TeamsError } from "./errors.js";
 import { WAIT_MS, lockHeld, tryLockSync } from "./store/lock.js";
 import { ioError, parseJsonl, readText } from "./store/json-file.js";
-import { closeAndRead, lineMark, readBytes, takenBefore, writeAll } from "./store/handoff.js";
+import { closeAndRead, readBytes, takenBefore, writeAll } from "./store/handoff.js";
 import type { TeamEvent } from "./schemas.js";
 
 /** Batches one drainer takes before it leaves the rest to the next lock holder. */
@@ -45,8 +45,9 @@ const seqCache = new Map<string, { size: number; ino: number; mtimeMs: number; s
 
 /**
  * Appends one event. Resolves once the event has its seq in `events.jsonl`,
- * or is queued in a batch a live writer is waiting to number (a following
- * readEvents sees it either way), or the team was deleted meanwhile.
+ * or is queued where the process holding the log's lock numbers it before it
+ * is done (a following readEvents sees it either way), or the team was
+ * deleted meanwhile.
  */
 export async function appendEvent(ctx: Ctx, team: string, kind: string, data: Record<string, unknown>): Promise<void> {
   return queueEvent(ctx, team, kind, data).logged();
@@ -54,7 +55,7 @@ export async function appendEvent(ctx: Ctx, team: string, kind: string, data: Re
 
 /** An event on its way to the log. */
 export interface QueuedEvent {
-  /** Resolves once the event is numbered, or queued in a batch whose opener is waiting to number it (see appendEvent). */
+  /** Resolves once the event is numbered, or queued where the lock's holder numbers it (see appendEvent). */
   logged(): Promise<void>;
   /** Gives up waiting: a queued event stays queued (the next appender numbers it); one not queued yet is dropped. */
   abandon(): void;
@@ -72,8 +73,7 @@ export function queueEvent(ctx: Ctx, team: string, kind: string, data: Record<st
   const f = filesOf(ctx, team);
   const id = nanoid(12);
   const event: Pending = { id, time: new Date(ctx.now()).toISOString(), actor: ctx.actor, kind, data };
-  // A batch already queued (its opener is about to drain it) or a drainer at work: join, without a lock of our own.
-  let staged: Staged | undefined = lockHeld(f.log) || size(f.pending) > 0 ? stage(f, id, JSON.stringify(event)) : undefined;
+  let staged: Staged | undefined = lockHeld(f.log) ? stage(f, id, JSON.stringify(event)) : undefined;
   let done = false;
   const close = () => {
     done = true;
@@ -90,7 +90,10 @@ export function queueEvent(ctx: Ctx, team: string, kind: string, data: Record<st
           if (drainOnce(f, event)) return;
           staged = stage(f, id, JSON.stringify(event));
         }
-        if (staged.fd >= 0 && staged.wait) await untilNumbered(f, staged.fd);
+        if (staged.fd < 0) return;
+        if (staged.wait) await untilNumbered(f, staged.fd);
+        // The lock may have come free since we found it busy; if not, its holder numbers our line after releasing it.
+        else drainOnce(f);
       } finally {
         close();
       }
@@ -99,10 +102,13 @@ export function queueEvent(ctx: Ctx, team: string, kind: string, data: Record<st
 }
 
 /**
- * A batch whose pending file is older than this has lost its opener (killed,
- * or stuck): writers joining it also wait and drain.
+ * A pending batch older than this was left behind (its last drainer was
+ * killed between releasing the lock and looking again): writers that join it
+ * wait until it is numbered, draining it themselves when the lock is free.
  */
 const STUCK_MS = 100;
+/** Extra drains a lock holder does after releasing, for lines queued meanwhile (see drainOnce). */
+const AFTER_ROUNDS = 32;
 
 /** An event line in a pending file: the fd on that file (-1: team gone), and whether we must see it numbered. */
 interface Staged { fd: number; wait: boolean }
@@ -121,10 +127,20 @@ export function flushEvents(ctx: Ctx, team: string): void {
  * One attempt at the lock, without waiting; if free, drains (then appends
  * `event` too). False if the lock was busy, or the team is gone (taking the
  * lock would create its directory again).
+ *
+ * After releasing, looks at the pending file again and drains again while
+ * lines are waiting and the lock is free: a writer that found the lock busy
+ * queued its line and returned, counting on the holder it found. Every such
+ * line was queued before that holder released, so that holder sees it here,
+ * or another process holds the lock by then and does the same.
  */
 function drainOnce(f: LogFiles, event?: Pending): boolean {
   if (!fs.existsSync(path.dirname(f.log))) return false;
-  return tryLockSync(f.log, () => drainUnlessDeleted(f, event)) !== undefined;
+  if (tryLockSync(f.log, () => drainUnlessDeleted(f, event)) === undefined) return false;
+  for (let i = 0; i < AFTER_ROUNDS && size(f.pending) > 0; i++) {
+    if (tryLockSync(f.log, () => drainUnlessDeleted(f)) === undefined) break;
+  }
+  return true;
 }
 
 /** Waits until the file holding our line (fd) is removed, draining for everybody whenever the lock is free. */
@@ -142,15 +158,12 @@ async function untilNumbered(f: LogFiles, fd: number): Promise<void> {
 /**
  * Appends the event line to the pending file, for a drainer to pick up. If a
  * drainer took that file and closed it before our line landed, appends again
- * to the new pending file. Only the writer that opened the batch (its line is
- * the file's first) waits to see the batch numbered, draining it when the
- * lock is free; the others return at once, their line in the opener's care,
- * unless the batch is old (its opener died): then they wait and drain too.
+ * to the new pending file. The writer need not wait (see drainOnce), unless
+ * the batch it joined is old (left behind by a killed drainer).
  */
 function stage(f: LogFiles, id: string, json: string): Staged {
   // The leading newline isolates a fragment torn by a writer killed mid-write.
   const buf = Buffer.from(`\n${json}\n`, "utf8");
-  const mark = lineMark(id);
   for (let tries = 0; ; tries++) {
     let fd: number | undefined;
     try {
@@ -164,12 +177,11 @@ function stage(f: LogFiles, id: string, json: string): Staged {
       writeAll(fd, buf);
       const st = fs.fstatSync(fd);
       if (isPath(f.pending, st)) {
-        const opener = readBytes(fd, Buffer.byteLength(mark), 0).toString("utf8") === mark;
-        // No birth time on this file system: everybody waits, as if every batch were stuck.
+        // No birth time on this file system: everybody waits, as if every batch were left behind.
         const stuck = !(st.birthtimeMs > 0) || Date.now() - st.birthtimeMs > STUCK_MS;
         const keep = fd;
         fd = undefined;
-        return { fd: keep, wait: opener || stuck };
+        return { fd: keep, wait: stuck };
       }
       // Taken by a drainer holding the lock: if our line made it, that drainer numbers it.
       if (takenBefore(fd, id)) {
