@@ -163,7 +163,9 @@ class Tx {
   private loaded = new Map<string, Task>();
   private dirty = new Set<string>();
   private reserved = new Map<string, Reservation>();
-  constructor(readonly ctx: Ctx, readonly team: string, readonly index: TaskIndex) {}
+  /** New ids a failed commit keeps for the next run (so running again uses up no id). */
+  readonly kept: Reservation[] = [];
+  constructor(readonly ctx: Ctx, readonly team: string, readonly index: TaskIndex, private spare: Reservation[] = []) {}
 
   has(id: string): boolean { return id in this.index.tasks || this.loaded.has(id); }
 
@@ -187,7 +189,7 @@ class Tx {
 
   /** A new id, reserved until commit or abort. */
   allocateId(): string {
-    const r = reserveNewId(this.ctx, this.team, this.index.nextId);
+    const r = this.spare.shift() ?? reserveNewId(this.ctx, this.team, this.index.nextId);
     this.reserved.set(r.id, r);
     this.index.nextId = Number(r.id) + 1;
     return r.id;
@@ -200,8 +202,9 @@ class Tx {
 
   /** Gives back reserved ids that were not used. */
   abort(): void {
-    for (const res of this.reserved.values()) releaseReservation(res);
+    for (const res of [...this.reserved.values(), ...this.spare]) releaseReservation(res);
     this.reserved.clear();
+    this.spare = [];
   }
 
   /**
@@ -238,6 +241,10 @@ class Tx {
         if (intent) { clearIntent(this.ctx, this.team); intent = false; }
         return true;
       });
+      if (!ok) {
+        // Keep the new ids' reservation files (their names hold the ids) for the next run.
+        for (const [id, tmp] of temps) if (!this.read.has(id)) { this.kept.push({ id, path: tmp }); temps.delete(id); }
+      }
       return { ok, crossed };
     } finally {
       // After the commit point, what is left belongs to the roll-forward.
@@ -258,9 +265,10 @@ export async function inTasks<T>(ctx: Ctx, team: string, fn: (tx: Tx) => T): Pro
   readTeam(ctx, team);
   return withLock(ctx.paths.taskIndex(team), async () => {
     await recoverIntent(ctx, team);
+    let spare: Reservation[] = [];
     for (let attempt = 0; ; attempt++) {
       assertTeamExists(ctx, team);
-      const tx = new Tx(ctx, team, readIndex(ctx, team));
+      const tx = new Tx(ctx, team, readIndex(ctx, team), spare);
       let r: T;
       try {
         r = fn(tx);
@@ -272,7 +280,11 @@ export async function inTasks<T>(ctx: Ctx, team: string, fn: (tx: Tx) => T): Pro
       const { ok, crossed } = await tx.commit();
       if (crossed) try { compactLocked(ctx, team, 0); } catch { /* next time */ }
       if (ok) return r;
-      if (attempt >= 50) throw new TeamsError("CONFLICT", "tasks kept changing under this transaction; retry.");
+      spare = tx.kept;
+      if (attempt >= 50) {
+        for (const res of spare) releaseReservation(res);
+        throw new TeamsError("CONFLICT", "tasks kept changing under this transaction; retry.");
+      }
     }
   });
 }
@@ -290,11 +302,18 @@ function checkCycle(tx: Tx, taskId: string, blockerId: string): void {
   }
 }
 
-function addBlocker(tx: Tx, t: Task, blockerRaw: unknown, field: string): void {
+/** The task a blocker id names, if it may block task `taskId` (undefined: a task not created yet). */
+function blockerOf(tx: Tx, taskId: string | undefined, blockerRaw: unknown, field: string): Task {
   const b = validateTaskId(field, blockerRaw);
-  if (b === t.id) throw invalid(field, `task ${t.id} cannot block itself`);
+  if (b === taskId) throw invalid(field, `task ${taskId} cannot block itself`);
   const blocker = tx.get(b, field);
   if (blocker.status === "deleted") throw invalid(field, `task ${b} is deleted and cannot block anything`);
+  return blocker;
+}
+
+function addBlocker(tx: Tx, t: Task, blockerRaw: unknown, field: string): void {
+  const blocker = blockerOf(tx, t.id, blockerRaw, field);
+  const b = blocker.id;
   if (t.blockedBy.includes(b)) return;
   checkCycle(tx, t.id, b);
   t.blockedBy = [...t.blockedBy, b];
@@ -344,10 +363,13 @@ export async function createTask(ctx: Ctx, team: string, input: CreateTaskInput)
   if (input.blocked_by?.length) {
     // Edges on other tasks: a transaction under the team lock.
     task = await inTasks(ctx, team, (tx) => {
+      // The checks before the id is taken, so that refused input uses up no id (a new task can be in no cycle).
+      const blockers = (input.blocked_by ?? []).map((b) => blockerOf(tx, undefined, b, "blocked_by"));
+      const open = blockers.filter((b) => !FINISHED.has(b.status)).map(summaryOf);
+      if (st === "in_progress" && open.length) throw blockedError(fresh("(new)"), open, "started");
       const t = fresh(tx.allocateId());
       tx.index.tasks[t.id] = summaryOf(t); // so cycle checks see it
       for (const b of input.blocked_by ?? []) addBlocker(tx, t, b, "blocked_by");
-      if (st === "in_progress") { const open = tx.openBlockers(t); if (open.length) throw blockedError(t, open, "started"); }
       tx.put(t);
       return t;
     });

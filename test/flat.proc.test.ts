@@ -105,8 +105,13 @@ describe.concurrent("flat-combined events, real processes", () => {
       if (fs.existsSync(path.join(dir, "events.taking.jsonl")) || fs.existsSync(path.join(dir, "events.jsonl.lock"))) leftovers++;
       checkLog(w);
     }
-    // One more append takes over a stale lock if need be and numbers whatever a killed drainer left.
+    // One more append (and reads) take over a stale lock if need be and number whatever a killed drainer left.
     await appendEvent(w.as(), "t", "test.final", {});
+    // If a killed drainer left the lock, the queued events (the final one too) are numbered once it is
+    // stale (5 s): by the next reader or writer, here readEvents.
+    for (let t0 = Date.now(); readEvents(w.as(), "t").at(-1)?.kind !== "test.final"; await sleep(100)) {
+      expect(Date.now() - t0, "final event numbered within the stale bound").toBeLessThan(15_000);
+    }
     const evs = checkLog(w);
     const logged = evs.filter((e) => e.kind === "test.flat").map((e) => `${e.data.tag}.${e.data.i}`);
     expect(new Set(logged).size).toBe(logged.length); // nothing twice

@@ -57,3 +57,32 @@ describe("task ids by ticket", () => {
     expect(await create(w, 3)).toEqual(["1", "2", "3"]);
   });
 });
+
+describe("ids in transactions", () => {
+  it("a refused create with blocked_by uses up no id; a transaction that runs again keeps its id", async () => {
+    const { inTasks } = await import("../src/tasks.js");
+    const w = world();
+    await teamWith(w, "t");
+    await create(w, 1);
+    await expect(createTask(w.as(), "t", { subject: "x", description: "", blocked_by: ["99"] })).rejects.toThrow(/blocked_by: task "99" does not exist/);
+    expect((await createTask(w.as(), "t", { subject: "y", description: "", blocked_by: ["1"] })).id).toBe("2");
+    // Run 1 reads task 1, which another writer then replaces: the commit fails and the transaction runs again.
+    let runs = 0;
+    const id = await inTasks(w.as(), "t", (tx) => {
+      runs++;
+      const one = tx.get("1");
+      tx.put({ ...one, description: `touched by run ${runs}` });
+      const nid = tx.allocateId();
+      tx.put({ id: nid, subject: "z", description: "", status: "pending", blocks: [], blockedBy: [], createdBy: "team-lead", createdAt: 1, updatedAt: 1 });
+      if (runs === 1) {
+        const f = w.as().paths.taskFile("t", "1");
+        fs.writeFileSync(f, fs.readFileSync(f, "utf8").replace('"description": ""', '"description": "replaced meanwhile"'));
+      }
+      return nid;
+    });
+    expect(runs).toBe(2);
+    expect(id).toBe("3");
+    expect(await create(w, 1)).toEqual(["4"]);
+    expect(fs.readdirSync(w.as().paths.tasksDir("t")).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+  });
+});
