@@ -21,7 +21,7 @@ const BENCHES: Record<string, { run: (o: BenchOptions) => Promise<BenchResult>; 
   sends: { run: benchSends, inQuick: true, about: "16 processes × 100 sends to one inbox" },
   tasks: { run: benchTasks, inQuick: true, about: "16 processes × (50 creates + 100 updates)" },
   history: { run: benchHistory, inQuick: true, about: "send / empty check with 10,000 messages of history" },
-  "stale-lock": { run: benchStaleLock, inQuick: true, about: "lock left by a SIGKILLed holder" },
+  "stale-lock": { run: benchStaleLock, inQuick: true, about: "task lock left by a SIGKILLed holder" },
   "recovery-local": { run: (o) => benchRecovery(o, "local"), inQuick: true, about: "SIGKILLed task owner, same host (pid)" },
   "recovery-remote": { run: (o) => benchRecovery(o, "remote"), inQuick: false, about: "SIGKILLed task owner, other host (heartbeat, ~35 s)" },
   lock: { run: benchLock, inQuick: true, about: "lock hand-off rate: 16 processes, one lock, tiny sections" },

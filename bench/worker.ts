@@ -6,7 +6,7 @@
  */
 import { performance } from "node:perf_hooks";
 import {
-  makeCtx, sendMessage, createTask, updateTask, claimTask, writePresence, listTasks,
+  makeCtx, sendMessage, createTask, getTask, updateTask, claimTask, writePresence, listTasks,
   type Ctx, type UpdateTaskInput,
 } from "../src/index.js";
 import { withLock } from "../src/store/lock.js";
@@ -33,7 +33,7 @@ process.on("disconnect", () => process.exit(0));
 async function main(init: Init): Promise<void> {
   try {
     installLockProbe();
-    const roles: Record<string, (init: Init) => Promise<void>> = { sends, tasks, locker, lockholder, sender, owner };
+    const roles: Record<string, (init: Init) => Promise<void>> = { sends, tasks, locker, lockholder, sender, updater, owner };
     const role = roles[init.role];
     if (!role) throw new Error(`unknown role ${init.role}`);
     await role(init);
@@ -182,6 +182,19 @@ async function sender(init: Init): Promise<void> {
   await go;
   const start = nowAbs();
   await sendMessage(ctx, team, { recipient: to, content: `after the stale lock, from ${name}`, summary: "stale-lock send" });
+  const end = nowAbs();
+  post({ type: "done", start, end, result: { locks: lockProfile() } });
+}
+
+/** Benchmark 4: one update of a task whose lock a killed process left behind. */
+async function updater(init: Init): Promise<void> {
+  const { team, name, taskId } = init.args as { team: string; name: string; taskId: string };
+  const ctx = ctxFor(init, name);
+  getTask(ctx, team, taskId); // warm-up, before the lock is taken
+  post({ type: "ready" });
+  await go;
+  const start = nowAbs();
+  await updateTask(ctx, team, taskId, { active_form: `updated by ${name} after the stale lock` });
   const end = nowAbs();
   post({ type: "done", start, end, result: { locks: lockProfile() } });
 }
