@@ -119,7 +119,7 @@ describe("clanker-teams watch", () => {
     child.stdout!.on("data", (b) => (out += b));
     child.stderr!.on("data", (b) => (err += b));
     await until(() => err.includes("Following"), 10_000);
-    expect(out).toMatch(/team\.created/); // recent history first
+    await until(() => /team\.created/.test(out), 5000); // recent history first (stdout may arrive after stderr's banner)
     await callTool(w.as(), "task_create", { team_name: "t", subject: "Watch me", description: "" });
     await until(() => out.includes("task #1 created: Watch me"), 5000);
     await callTool(w.as(), "send_message", { team_name: "t", recipient: "dev", content: "x", summary: "ping dev" });
