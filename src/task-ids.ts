@@ -77,10 +77,15 @@ function takeTicket(ctx: Ctx, team: string): number | undefined {
   }
 }
 
+/** Starts a new team's tickets at id 1 (team_create), so that its first creators do not race to make the file. */
+export function startTeamTickets(ctx: Ctx, team: string): void {
+  startTickets(ctx, team, ticketFile(ctx, team), 1);
+}
+
 /** Creates the tickets file with its header, atomically (link of a finished file); false if that is impossible. */
-function startTickets(ctx: Ctx, team: string, file: string): boolean {
+function startTickets(ctx: Ctx, team: string, file: string, firstId?: number): boolean {
   if (!fs.existsSync(ctx.paths.teamConfig(team))) return false; // team deleted: create nothing
-  const base = peekNextId(ctx, team);
+  const base = firstId ?? peekNextId(ctx, team);
   const header = `base ${base}`;
   if (header.length > TICKET - 1) return false;
   const tmp = `${file}.${process.pid}.${nanoid(6)}.tmp`;

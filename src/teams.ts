@@ -8,6 +8,7 @@ import { TeamConfigSchema, parseWith, type Member, type TeamConfig } from "./sch
 import { readJson, readJsonCached, removeTree, writeJson } from "./store/json-file.js";
 import { withLock } from "./store/lock.js";
 import { LEAD_NAME, validateName } from "./store/paths.js";
+import { startTeamTickets } from "./task-ids.js";
 
 function checkConfig(v: unknown): TeamConfig {
   return parseWith(TeamConfigSchema, v, "team config");
@@ -51,6 +52,8 @@ export async function createTeam(ctx: Ctx, input: CreateTeamInput): Promise<Team
       members: [{ name: LEAD_NAME, agentId: nanoid(12), role: "lead", cwd: ctx.cwd, joinedAt: now }],
     };
     writeJson(file, cfg);
+    // A directory of a deleted team of that name may hold old task files: only a team without any starts at 1.
+    if (!fs.existsSync(ctx.paths.tasksDir(team))) startTeamTickets(ctx, team);
     return cfg;
   });
   await appendEvent(ctx, team, "team.created", { description: input.description, defaultModel: input.default_model });

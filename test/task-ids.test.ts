@@ -27,6 +27,12 @@ describe("task ids by ticket", () => {
     expect(fs.readFileSync(tickets(w), "utf8").startsWith("base 4")).toBe(true);
   });
 
+  it("team_create starts the tickets at 1, so the first creators do not race to make the file", async () => {
+    const w = world();
+    await teamWith(w, "t");
+    expect(fs.readFileSync(tickets(w), "utf8")).toBe("base 1".padEnd(15) + "\n");
+  });
+
   it("skips a ticket whose id is taken (a task created behind its back) and never reuses an id", async () => {
     const w = world();
     await teamWith(w, "t");
