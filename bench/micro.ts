@@ -45,7 +45,7 @@ export async function benchMicro(opts: BenchOptions): Promise<BenchResult> {
     ["append 250 B + fdatasync (spool)", () => time(n, () => appendText(path.join(scratch, "spool.jsonl"), line, { sync: true }))],
     ["append 250 B, no sync", () => time(n, () => appendText(path.join(scratch, "log.jsonl"), line))],
     ["appendEvent (events lock + append)", () => time(n, (i) => appendEvent(lead, team, "bench.micro", { i }))],
-    ["readTeam (17 members: read + zod)", () => time(n, () => readTeam(lead, team))],
+    ["readTeam (17 members; stat, zod once per version)", () => time(n, () => readTeam(lead, team))],
     ["sendMessage, uncontended", () => time(n, (i) => sendMessage(lead, team, { recipient: "w1", content: `m ${i}`, summary: "micro" }))],
     ["readInbox: mark ~420 read + archive", async () => { const t0 = performance.now(); await readInbox(w1, team); const d = performance.now() - t0; return { p50: d, p99: d, mean: d }; }],
     ["readJson inbox (200 read msgs) + zod", () => time(Math.min(n, 200), () => parseWith(InboxSchema, readJson(lead.paths.inbox(team, "w1")), "inbox"))],
