@@ -87,7 +87,7 @@ export function liveness(rt: Runtime | undefined, now: number, host = hostName()
  * human at the CLI, an agent without the extension) are left alone.
  */
 export async function recoverAbandoned(ctx: Ctx, team: string): Promise<{ owner: string; reason: string; tasks: Task[] }[]> {
-  // Also numbers events whose batch lost its opener (killed), so none waits long for the next writer.
+  // Also numbers events a killed drainer left queued, so none waits long for the next writer.
   try { flushEvents(ctx, team); } catch { /* the next writer or reader will */ }
   const owners = new Set(listTasks(ctx, team).filter((t) => t.owner && (t.status === "in_progress" || t.status === "planning" || t.status === "pending")).map((t) => t.owner!));
   const out: { owner: string; reason: string; tasks: Task[] }[] = [];

@@ -49,14 +49,14 @@ export function reserveNewId(ctx: Ctx, team: string, atLeast = 1): Reservation {
 }
 
 /** The id of a fresh ticket, or undefined when tickets cannot be used here (the caller probes instead). */
-function takeTicket(ctx: Ctx, team: string): number | undefined {
+function takeTicket(ctx: Ctx, team: string, started = false): number | undefined {
   const file = ticketFile(ctx, team);
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_APPEND); // no O_CREAT: no directory lock
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT" || !startTickets(ctx, team, file)) return undefined;
-    return takeTicket(ctx, team);
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT" || started || !startTickets(ctx, team, file)) return undefined;
+    return takeTicket(ctx, team, true);
   }
   try {
     const nonce = nanoid(TICKET - 1);
