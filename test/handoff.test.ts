@@ -54,6 +54,7 @@ describe("lock-free hand-off (spool / pending events)", () => {
     expect(takenBefore(fd, "a")).toBe(false);
     expect(takenBefore(fd, "ab")).toBe(true);
     expect(lineMark('q"x')).toBe('\n{"id":"q\\"x",');
+    expect(takenBefore(fd, "absent")).toBe(false); // a line that is not there was not taken
     fs.closeSync(fd);
   });
 

@@ -27,8 +27,10 @@ export function lineMark(id: string): string {
  */
 export function takenBefore(fd: number, id: string): boolean {
   const text = readFd(fd, fs.fstatSync(fd).size);
+  const mine = text.indexOf(lineMark(id));
+  if (mine < 0) return false; // not there at all: write it again (a copy is dropped by id, a loss is not undone)
   const closed = text.indexOf(CLOSED_LINE);
-  return closed < 0 || closed > text.indexOf(lineMark(id));
+  return closed < 0 || closed > mine;
 }
 
 /**
