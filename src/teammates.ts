@@ -21,6 +21,7 @@ import { HEARTBEAT_DEAD_MS, hostName, liveness, pidAlive, readPresence, removePr
 import { ThinkingLevel, type Member, type TeamConfig } from "./schemas.js";
 import { LEAD_NAME, validateName } from "./store/paths.js";
 import { listTasks, releaseTasksOf } from "./tasks.js";
+import { withLock } from "./store/lock.js";
 import { addMember, deleteTeam, findMember, isLead, memberNames, readTeam, removeMember, updateTeam } from "./teams.js";
 import { adapterFor, detect, detectKind, terminate, type PaneRef, type TerminalAdapter } from "./terminals/index.js";
 
@@ -189,8 +190,18 @@ export async function spawnTeammate(ctx: Ctx, team: string, input: SpawnInput, d
     throw new TeamsError("INVALID_INPUT", `no terminal to open a pane for ${name}: ${(e as Error).message}`, { cause: String(e) });
   }
 
+  // One spawn of a name at a time: two racing to replace the same dead teammate must not both win.
+  const { member, pane, replaced } = await withLock(ctx.paths.spawnLock(team, name), () => spawnLocked(ctx, team, name, { argv, cwd, env, model, thinking, planMode, prompt: input.prompt }, adapter, d));
+  await appendEvent(ctx, team, "teammate.spawned", { name, pane: pane.paneId, kind: pane.kind, pid: pane.pid, model, thinking, planModeRequired: planMode, cwd, replaced });
+  return { member: { ...member, pane: pane as Member["pane"] }, pane, argv, attach: adapter.attachHint(pane), replaced };
+}
+
+interface SpawnPlan { argv: string[]; cwd: string; env: Record<string, string>; model?: string; thinking?: ThinkingLevel; planMode: boolean; prompt: string }
+
+/** The part of spawnTeammate that runs under the name's spawn lock: replace a dead holder, add the member, open the pane. */
+async function spawnLocked(ctx: Ctx, team: string, name: string, o: SpawnPlan, adapter: TerminalAdapter, d: Required<TeammateDeps>): Promise<{ member: Member; pane: PaneRef; replaced: boolean }> {
   // A live teammate of that name is an error; a dead one is replaced.
-  const existing = cfg.members.find((m) => m.name.toLowerCase() === name.toLowerCase());
+  const existing = readTeam(ctx, team).members.find((m) => m.name.toLowerCase() === name.toLowerCase());
   let replaced = false;
   if (existing) {
     if (existing.role === "lead") throw invalid("name", `"${name}" is the lead`);
@@ -202,14 +213,14 @@ export async function spawnTeammate(ctx: Ctx, team: string, input: SpawnInput, d
     replaced = true;
   }
 
-  // replace only a dead teammate found above: two concurrent spawns of one new name must not both succeed.
-  const member = await addMember(ctx, team, { name, role: "teammate", model, thinking, cwd, prompt: input.prompt, planModeRequired: planMode }, { replace: replaced });
+  // Replace only the dead teammate found above (agentId), should another process have replaced it meanwhile.
+  const member = await addMember(ctx, team, { name, role: "teammate", model: o.model, thinking: o.thinking, cwd: o.cwd, prompt: o.prompt, planModeRequired: o.planMode }, replaced ? { replace: existing!.agentId } : {});
   // A shutdown request the previous holder of this name never read would stop the newcomer at once.
   const stale = unreadPeek(ctx, team, name).filter((m) => m.kind === "shutdown_request").map((m) => m.id);
   if (stale.length) await markRead(ctx, team, name, stale);
   let pane: PaneRef;
   try {
-    pane = await adapter.spawn({ argv, cwd, env, title: name });
+    pane = await adapter.spawn({ argv: o.argv, cwd: o.cwd, env: o.env, title: name });
   } catch (e) {
     await removeMember(ctx, team, name, "spawn failed").catch(() => undefined);
     throw new TeamsError("IO", `could not open a ${adapter.kind} pane for ${name}: ${(e as Error).message}`, { cause: String(e) });
@@ -221,8 +232,7 @@ export async function spawnTeammate(ctx: Ctx, team: string, input: SpawnInput, d
     await removeMember(ctx, team, name, "spawn failed").catch(() => undefined);
     throw e;
   }
-  await appendEvent(ctx, team, "teammate.spawned", { name, pane: pane.paneId, kind: pane.kind, pid: pane.pid, model, thinking, planModeRequired: planMode, cwd, replaced });
-  return { member: { ...member, pane: pane as Member["pane"] }, pane, argv, attach: adapter.attachHint(pane), replaced };
+  return { member, pane, replaced };
 }
 
 export interface TeammateStatus {

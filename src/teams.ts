@@ -105,12 +105,20 @@ export function isLead(cfg: TeamConfig, actor: string): boolean {
   return actor === LEAD_NAME || actor === cfg.leadName;
 }
 
-/** Adds (or replaces) a member; names are unique case-insensitively so they stay distinct on any file system. */
-export async function addMember(ctx: Ctx, team: string, member: Partial<Member> & { name: string; role: Member["role"] }, opts: { replace?: boolean } = {}): Promise<Member> {
+/**
+ * Adds a member; names are unique case-insensitively so they stay distinct on
+ * any file system. `replace`: the agentId of the member of that name to
+ * replace (a dead teammate); if it is no longer that one (another spawn
+ * replaced it meanwhile), the name is taken.
+ */
+export async function addMember(ctx: Ctx, team: string, member: Partial<Member> & { name: string; role: Member["role"] }, opts: { replace?: string } = {}): Promise<Member> {
   const name = validateName("name", member.name);
   const m = await updateTeam(ctx, team, (cfg) => {
     const clash = cfg.members.find((x) => x.name.toLowerCase() === name.toLowerCase());
-    if (clash && !(opts.replace && clash.name === name)) {
+    if (clash && opts.replace !== undefined && clash.name === name && clash.agentId !== opts.replace) {
+      throw new TeamsError("CONFLICT", `name: "${name}" was replaced by another spawn meanwhile; check_teammate shows it`, { name });
+    }
+    if (clash && !(opts.replace !== undefined && clash.name === name)) {
       throw invalid("name", `"${name}" is already taken by member "${clash.name}" (names are case-insensitive); choose another name`);
     }
     if (clash && clash.role === "lead") throw invalid("name", `"${name}" is the lead; choose another name`);

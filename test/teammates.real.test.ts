@@ -194,6 +194,20 @@ describe("teammates in tmux (real)", () => {
     await untilIdle("delta", "carol");
     expect(members("delta")).toEqual(["team-lead", "carol"]);
     expect(await paneExists(first.pane.paneId)).toBe(false);
+
+    // Two spawns race to replace the dead teammate: one wins, the other is told, one pane runs.
+    process.kill(second.pane.pid, "SIGKILL");
+    await waitFor(async () => ((await check("delta", "carol")).running === false ? true : undefined), 5000, "carol dead again");
+    const panes0 = await panesOf();
+    const racing = await Promise.allSettled([1, 2].map(() => callTool(lead(), "spawn_teammate", { team_name: "delta", name: "carol", prompt: "p", cwd: work })));
+    const won = racing.filter((r) => r.status === "fulfilled");
+    const lost = racing.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect(lost[0].reason).toMatchObject({ code: "CONFLICT" });
+    expect((await panesOf()).filter((p) => !panes0.includes(p))).toHaveLength(1); // the loser opened none
+    expect(members("delta")).toEqual(["team-lead", "carol"]);
+    await untilIdle("delta", "carol");
     await callTool(lead(), "team_delete", { team_name: "delta" });
   });
 
@@ -298,7 +312,7 @@ describe("teammates in tmux (real)", () => {
     // Two spawns of one new name at once: exactly one wins.
     const twins = await Promise.allSettled([1, 2].map(() => spawn(lead(), "theta", { name: "twin" })));
     expect(twins.map((t) => t.status).sort()).toEqual(["fulfilled", "rejected"]);
-    expect(String((twins.find((t) => t.status === "rejected") as PromiseRejectedResult).reason)).toMatch(/"twin" is already taken/);
+    expect(String((twins.find((t) => t.status === "rejected") as PromiseRejectedResult).reason)).toMatch(/teammate "twin" is already running \(starting\)/);
     expect(members("theta").filter((n) => n === "twin")).toHaveLength(1);
     await callTool(lead(), "team_delete", { team_name: "theta" });
   });

@@ -63,6 +63,16 @@ describe("teams", () => {
     expect(readTeam(w.as(), "t").members.map((m) => m.name)).toEqual(["team-lead"]);
   });
 
+  it("replacing a member names the one it replaces: if another replaced it meanwhile, CONFLICT", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    const dead = readTeam(w.as(), "t").members.find((m) => m.name === "dev")!;
+    const first = await addMember(w.as(), "t", { name: "dev", role: "teammate", model: "m1" }, { replace: dead.agentId });
+    expect(first.agentId).not.toBe(dead.agentId);
+    await expect(addMember(w.as(), "t", { name: "dev", role: "teammate", model: "m2" }, { replace: dead.agentId })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/replaced by another spawn meanwhile/) });
+    expect(readTeam(w.as(), "t").members.filter((m) => m.name === "dev").map((m) => m.model)).toEqual(["m1"]);
+  });
+
   it("delete removes config, tasks, inboxes and log; the name can be reused, starting fresh", async () => {
     const w = world();
     await teamWith(w, "t", ["dev"]);

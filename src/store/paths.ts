@@ -51,6 +51,8 @@ export class Paths {
   teamConfig(team: string) { return path.join(this.teamDir(team), "config.json"); }
   runtimeDir(team: string) { return path.join(this.teamDir(team), "runtime"); }
   runtimeFile(team: string, agent: string) { return path.join(this.runtimeDir(team), `${validateName("agent_name", agent)}.json`); }
+  /** Locked while a teammate of that name (case-insensitive) is being spawned. */
+  spawnLock(team: string, agent: string) { return path.join(this.runtimeDir(team), `${validateName("agent_name", agent).toLowerCase()}.spawn`); }
   events(team: string) { return path.join(this.teamDir(team), "events.jsonl"); }
   tasksDir(team: string) { return path.join(this.root, "tasks", validateName("team_name", team)); }
   taskIndex(team: string) { return path.join(this.tasksDir(team), "tasks.json"); }
