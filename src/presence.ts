@@ -68,6 +68,50 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * True when the process now holding the presence's pid started after the
+ * agent did (Linux: /proc/<pid>/stat start time against the boot time): the
+ * agent died and its pid was given to another process. False when unknown
+ * (another OS, or a presence time from before this boot, as with test clocks).
+ */
+function pidReused(rt: Runtime): boolean {
+  const start = processStartMs(rt.pid);
+  const boot = bootTimeMs();
+  if (start === undefined || boot === undefined || !(rt.startedAt > boot)) return false;
+  return start > rt.startedAt + PID_START_SLACK_MS;
+}
+
+/** Start times are in clock ticks and the boot time in whole seconds: allow for both. */
+const PID_START_SLACK_MS = 5000;
+/** USER_HZ: 100 on every Linux architecture node runs on. */
+const CLOCK_TICKS_PER_S = 100;
+let bootMs: number | null | undefined;
+
+function bootTimeMs(): number | undefined {
+  if (bootMs === undefined) {
+    try {
+      const m = /^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "utf8"));
+      bootMs = m ? Number(m[1]) * 1000 : null;
+    } catch {
+      bootMs = null;
+    }
+  }
+  return bootMs ?? undefined;
+}
+
+function processStartMs(pid: number): number | undefined {
+  const boot = bootTimeMs();
+  if (boot === undefined) return undefined;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after "(comm)": state is the 3rd field of the line, starttime the 22nd.
+    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    return Number.isFinite(ticks) ? boot + (ticks * 1000) / CLOCK_TICKS_PER_S : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export type Liveness = { alive: boolean; state: "starting" | "idle" | "busy" | "stalled" | "dead" | "stopped" | "unknown"; reason: string };
 
 /** Judges an agent from its presence: dead if stopped, its pid is gone on this host, or its heartbeat is older than 30 s. */
@@ -76,6 +120,7 @@ export function liveness(rt: Runtime | undefined, now: number, host = hostName()
   if (rt.state === "stopped") return { alive: false, state: "stopped", reason: "exited cleanly" };
   const age = now - rt.heartbeatAt;
   if (rt.host === host && !pidAlive(rt.pid)) return { alive: false, state: "dead", reason: `process ${rt.pid} is gone` };
+  if (rt.host === host && pidReused(rt)) return { alive: false, state: "dead", reason: `process ${rt.pid} is gone (that pid now belongs to a newer process)` };
   if (age > HEARTBEAT_DEAD_MS) return { alive: false, state: "dead", reason: `no heartbeat for ${Math.round(age / 1000)} s` };
   if (age > HEARTBEAT_STALL_MS) return { alive: true, state: "stalled", reason: `no heartbeat for ${Math.round(age / 1000)} s` };
   return { alive: true, state: rt.state, reason: `heartbeat ${Math.max(0, Math.round(age / 1000))} s ago` };

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import os from "node:os";
 import { HEARTBEAT_DEAD_MS, liveness, pidAlive, readPresence, recoverAbandoned, writePresence, removePresence } from "../src/presence.js";
 import { claimTask, createTask, getTask, listTasks, updateTask } from "../src/tasks.js";
@@ -32,6 +32,20 @@ describe("liveness", () => {
   it("dead pid on this host: dead at once, whatever the heartbeat", () => {
     expect(liveness(rt({ pid: deadPid() }), now)).toMatchObject({ alive: false, state: "dead" });
   });
+  it("a pid given to a newer process (the agent died, the pid was reused) is dead; the agent's own process is not", () => {
+    const real = Date.now();
+    const child = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      // The presence says the agent started a minute ago, but the process holding its pid started just now.
+      expect(liveness(rt({ pid: child.pid!, startedAt: real - 60_000, heartbeatAt: real }), real)).toMatchObject({ alive: false, state: "dead", reason: expect.stringMatching(/belongs to a newer process/) });
+      // Started at (or after) the process, as a real agent's presence is: alive.
+      expect(liveness(rt({ pid: child.pid!, startedAt: real + 1000, heartbeatAt: real }), real).alive).toBe(true);
+      expect(liveness(rt({ pid: process.pid, startedAt: real, heartbeatAt: real }), real).alive).toBe(true);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
   it("a pid on another host is not checked here", () => expect(liveness(rt({ pid: deadPid(), host: "elsewhere" }), now).alive).toBe(true));
   it("stopped and missing", () => {
     expect(liveness(rt({ state: "stopped" }), now).alive).toBe(false);
