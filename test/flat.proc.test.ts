@@ -22,7 +22,7 @@ function start(dir: string, args: string[]): Proc {
     env: { ...process.env, CLANKER_TEAMS_DIR: dir, CLANKER_AGENT_NAME: "" },
     stdio: ["pipe", "pipe", "pipe"],
   });
-  const p: Proc = { child, lines: [], stderr: "", ready: undefined as never, done: new Promise((r) => child.on("exit", (code, signal) => r({ code, signal }))) };
+  const p: Proc = { child, lines: [], stderr: "", ready: undefined as never, done: new Promise((r) => child.on("close", (code, signal) => r({ code, signal }))) };
   let buf = "";
   let onReady!: () => void;
   p.ready = new Promise((r) => (onReady = r));

@@ -28,7 +28,7 @@ function worker(w: World, args: string[], env: NodeJS.ProcessEnv = SMALL_LOG): P
     kill: () => child.kill("SIGKILL"),
     go: () => child.stdin!.write("go\n"),
     ready: undefined as unknown as Promise<void>,
-    done: new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal }))),
+    done: new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal }))),
   };
   let buf = "";
   let onReady!: () => void;

@@ -7,7 +7,7 @@ export interface Worker {
   child: ChildProcess;
   lines: string[];
   stderr: string;
-  /** Resolves when the process exits (with its code or signal). */
+  /** Resolves when the process has exited and its output has been read (with its code or signal). */
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Resolves when a line matching `re` appeared. */
   waitFor(re: RegExp, ms?: number): Promise<string>;
@@ -23,7 +23,8 @@ export function startWorker(dir: string, args: string[], env: NodeJS.ProcessEnv 
     child,
     lines: [],
     stderr: "",
-    done: new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal }))),
+    // "close", not "exit": exit can come before the last of the process's output has been read.
+    done: new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal }))),
     waitFor(re, ms = 20_000) {
       return new Promise((resolve, reject) => {
         const hit = w.lines.find((l) => re.test(l));
@@ -31,9 +32,9 @@ export function startWorker(dir: string, args: string[], env: NodeJS.ProcessEnv 
         const timer = setTimeout(() => { cleanup(); reject(new Error(`worker ${args.join(" ")}: no line matching ${re} within ${ms} ms; stderr: ${w.stderr.slice(-2000)}`)); }, ms);
         const onLine = (l: string) => { if (re.test(l)) { cleanup(); resolve(l); } };
         const onExit = () => { cleanup(); const h = w.lines.find((l) => re.test(l)); if (h) resolve(h); else reject(new Error(`worker ${args.join(" ")} exited before ${re}; stderr: ${w.stderr.slice(-2000)}`)); };
-        const cleanup = () => { clearTimeout(timer); listeners.delete(onLine); child.off("exit", onExit); };
+        const cleanup = () => { clearTimeout(timer); listeners.delete(onLine); child.off("close", onExit); };
         listeners.add(onLine);
-        child.once("exit", onExit);
+        child.once("close", onExit);
       });
     },
   };
