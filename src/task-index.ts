@@ -25,6 +25,7 @@ import type { Ctx } from "./context.js";
 import { TeamsError } from "./errors.js";
 import { TaskIndexSchema, TaskSchema, parseWith, type Task, type TaskIndex, type TaskLogLine, type TaskSummary } from "./schemas.js";
 import { ensureDir, ioError, moveAside, openInDir, writeFileAtomic } from "./store/json-file.js";
+import { readBytes } from "./store/handoff.js";
 import { STALE_MS, WAIT_MS, lockHeld, withLock } from "./store/lock.js";
 import { validateTaskId } from "./store/paths.js";
 
@@ -610,14 +611,7 @@ export function compactLocked(ctx: Ctx, team: string, minBytes = 0): boolean {
     if (oldFd !== undefined) {
       const rest = fs.fstatSync(oldFd).size - pos;
       if (rest > 0) {
-        const buf = Buffer.alloc(rest);
-        let got = 0;
-        while (got < rest) {
-          const n = fs.readSync(oldFd, buf, got, rest - got, pos + got);
-          if (n === 0) break;
-          got += n;
-        }
-        apply(state, buf.subarray(0, got).toString("utf8"));
+        apply(state, readBytes(oldFd, rest, pos).toString("utf8"));
       }
     }
     // Rows still pending whose task is not locked by a live writer: the file is final, take its row.
@@ -785,21 +779,8 @@ export function discardTemp(tmp: string): void {
 export function reserveId(ctx: Ctx, team: string, from: number): Reservation {
   for (let n = Math.max(1, from); ; n++) {
     n = firstFree(ctx, team, n);
-    const file = ctx.paths.taskFile(team, String(n));
-    const res = `${file}.new.tmp`;
-    let fd: number;
-    try {
-      fd = openInDir(res, "wx");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "EEXIST") continue;
-      throw ioError(`cannot create ${res}`, e);
-    }
-    if (fs.existsSync(file)) {
-      fs.closeSync(fd);
-      discardTemp(res);
-      continue;
-    }
-    return { id: String(n), path: res, fd };
+    const r = reserveExact(ctx, team, n);
+    if (r) return r;
   }
 }
 
