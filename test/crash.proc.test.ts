@@ -12,6 +12,11 @@ afterAll(cleanupTemp);
 
 const ROUNDS = Number(process.env.CLANKER_TEST_KILL_ROUNDS) || 30;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** "a12.40" → writer a, round 12, counter 40 (the chaos worker's activeForm values). */
+const parseUpd = (v: string) => {
+  const m = /^([ab])(\d+)\.(\d+)$/.exec(v)!;
+  return { who: m[1], round: Number(m[2]), n: Number(m[3]) };
+};
 
 describe("SIGKILL in a loop", () => {
   it(`${ROUNDS} rounds of two writers killed at random delays leave every file parseable and every ack stored`, async () => {
@@ -19,7 +24,7 @@ describe("SIGKILL in a loop", () => {
     await teamWith(w, "t", ["a", "b", "qa"]);
     const msgAcks = new Set<string>();
     const taskAcks = new Map<string, string>(); // id → subject
-    const updAcks = new Map<string, number>(); // task id → highest acked counter
+    const updAcks = new Map<string, { round: number; who: string; n: number }[]>(); // task id → acked updates
     let killedMidway = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const ws = ["a", "b"].map((who) => startWorker(w.dir, ["chaos", "t", who, "qa", `${who}${round}`]));
@@ -36,10 +41,7 @@ describe("SIGKILL in a loop", () => {
           const [kind, id, rest] = l.split(" ");
           if (kind === "msg") msgAcks.add(id);
           if (kind === "task") taskAcks.set(id, rest);
-          if (kind === "upd") {
-            const n = Number(rest.replace(/^[ab]\d+\./, "")) + 1e6 * Number(rest.match(/^[ab](\d+)/)![1]);
-            updAcks.set(id, Math.max(updAcks.get(id) ?? -1, n));
-          }
+          if (kind === "upd") updAcks.set(id, [...(updAcks.get(id) ?? []), parseUpd(rest)]);
         }
         expect(x.stderr).not.toMatch(/Error|TeamsError/);
       }
@@ -78,11 +80,13 @@ describe("SIGKILL in a loop", () => {
     const taskFiles = fs.readdirSync(w.as().paths.tasksDir("t")).filter((n) => /^task_\d+\.json$/.test(n));
     expect(taskFiles.length).toBe(listed.length);
 
-    // 4. Acknowledged updates are not rolled back.
-    for (const [id, n] of updAcks) {
+    // 4. Acknowledged updates are not rolled back. Rounds run one after the other, so a later round's value
+    // is newer; within a round only one writer's own updates are ordered (the other's may land in between).
+    for (const [id, acked] of updAcks) {
       const af = getTask(w.as(), "t", id).activeForm!;
-      const m = af.match(/^[ab](\d+)\.(\d+)$/)!;
-      expect(Number(m[2]) + 1e6 * Number(m[1]), `task ${id} activeForm ${af}`).toBeGreaterThanOrEqual(n);
+      const final = parseUpd(af);
+      expect(final.round, `task ${id} activeForm ${af}`).toBeGreaterThanOrEqual(Math.max(...acked.map((a) => a.round)));
+      for (const a of acked) if (a.round === final.round && a.who === final.who) expect(final.n, `task ${id} activeForm ${af} after ${a.who}${a.round}.${a.n}`).toBeGreaterThanOrEqual(a.n);
     }
 
     // 5. The event log has strictly increasing seqs.
