@@ -173,7 +173,7 @@ describe("events: flat combining leftovers", () => {
     let done = false;
     const p = appendEvent(ctx, "t", "late-joiner", {}).then(() => (done = true));
     await new Promise((r) => setTimeout(r, 50));
-    expect(done).toBe(false); // it waits for the batch, as its opener would have
+    expect(done).toBe(false); // it waits for the batch left behind instead of leaving its own line there too
     fs.rmdirSync(lockDir);
     await p;
     expect(fs.readFileSync(ctx.paths.events("t"), "utf8").trimEnd().split("\n").slice(-2).map((l) => JSON.parse(l).kind)).toEqual(["orphan-2", "late-joiner"]);
