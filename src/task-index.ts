@@ -24,7 +24,7 @@ import lockfile from "proper-lockfile";
 import type { Ctx } from "./context.js";
 import { TeamsError } from "./errors.js";
 import { TaskIndexSchema, TaskSchema, parseWith, type Task, type TaskIndex, type TaskLogLine, type TaskSummary } from "./schemas.js";
-import { ensureDir, ioError, moveAside, openInDir, writeFileAtomic } from "./store/json-file.js";
+import { ensureDir, ioError, moveAside, openInDir, readText, writeFileAtomic } from "./store/json-file.js";
 import { readBytes } from "./store/handoff.js";
 import { STALE_MS, WAIT_MS, lockHeld, withLock } from "./store/lock.js";
 import { validateTaskId } from "./store/paths.js";
@@ -68,13 +68,8 @@ export interface TaskRead { task: Task; raw: string }
  * does not parse is moved aside and reported, as readJson does.
  */
 export function readTaskFile(file: string): TaskRead | undefined {
-  let raw: string;
-  try {
-    raw = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw ioError(`cannot read ${file}`, e);
-  }
+  const raw = readText(file);
+  if (raw === undefined) return undefined;
   try {
     return { task: parseWith(TaskSchema, JSON.parse(raw), "task"), raw };
   } catch (e) {
@@ -84,14 +79,7 @@ export function readTaskFile(file: string): TaskRead | undefined {
 }
 
 /** A file's text, or undefined when it does not exist. */
-export function readRaw(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw ioError(`cannot read ${file}`, e);
-  }
-}
+export const readRaw = readText;
 
 /** Like readTaskFile, but a corrupt file (moved aside) counts as missing. */
 function readTaskQuiet(file: string): Task | undefined {
