@@ -4,10 +4,10 @@
  * log's lock numbers everybody's pending events). Slow: spawns node processes.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { cleanupTemp, PROCS, teamWith, walk, world, type World } from "./helpers/fixtures.js";
+import { cleanupTemp, teamWith, walk, world, type World } from "./helpers/fixtures.js";
+import { release, runAll, startWorker, type Worker } from "./helpers/procs.js";
 import { appendEvent, readEvents } from "../src/events.js";
 import { readHistory, readInbox } from "../src/messages.js";
 
@@ -15,45 +15,11 @@ afterAll(cleanupTemp);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Proc { child: ChildProcess; lines: string[]; stderr: string; ready: Promise<void>; done: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
+/** Starts flat-worker.mjs workers with --wait, releases them together once all are loaded. */
+const race = (dir: string, argsList: string[][]): Promise<Worker[]> => release(argsList.map((a) => startWorker(dir, [...a, "--wait"], {}, "flat-worker.mjs")));
+const finish = runAll;
 
-function start(dir: string, args: string[]): Proc {
-  const child = spawn(process.execPath, [path.join(PROCS, "flat-worker.mjs"), ...args], {
-    env: { ...process.env, CLANKER_TEAMS_DIR: dir, CLANKER_AGENT_NAME: "" },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  const p: Proc = { child, lines: [], stderr: "", ready: undefined as never, done: new Promise((r) => child.on("close", (code, signal) => r({ code, signal }))) };
-  let buf = "";
-  let onReady!: () => void;
-  p.ready = new Promise((r) => (onReady = r));
-  child.stdout!.on("data", (b: Buffer) => {
-    buf += b.toString("utf8");
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line === "ready") onReady();
-      else p.lines.push(line);
-    }
-  });
-  child.stderr!.on("data", (b: Buffer) => (p.stderr += b.toString("utf8")));
-  return p;
-}
-
-/** Starts workers with --wait, releases them together once all are loaded. */
-async function race(dir: string, argsList: string[][]): Promise<Proc[]> {
-  const ps = argsList.map((a) => start(dir, [...a, "--wait"]));
-  await Promise.all(ps.map((p) => p.ready));
-  for (const p of ps) p.child.stdin!.write("go\n");
-  return ps;
-}
-
-async function finish(ps: Proc[]): Promise<void> {
-  const rs = await Promise.all(ps.map((p) => p.done));
-  rs.forEach((r, i) => { if (r.code !== 0) throw new Error(`worker ${i} exited ${r.code ?? r.signal}: ${ps[i].stderr.slice(-3000)}`); });
-}
-
-const acks = (ps: Proc[], prefix: string) => ps.flatMap((p) => p.lines.filter((l) => l.startsWith(prefix + " ")).map((l) => l.slice(prefix.length + 1)));
+const acks = (ps: Worker[], prefix: string) => ps.flatMap((p) => p.lines.filter((l) => l.startsWith(prefix + " ")).map((l) => l.slice(prefix.length + 1)));
 
 /** Every line of the log parses; seqs are exactly 1..n. Returns the events. */
 function checkLog(w: World): { seq: number; kind: string; data: Record<string, unknown>; id?: string }[] {

@@ -4,10 +4,10 @@
  * race with writers and with SIGKILL. Slow: spawns node processes.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { PROCS, assertTicketsFile, cleanupTemp, teamWith, walk, world, type World } from "./helpers/fixtures.js";
+import { assertDataFilesParse, cleanupTemp, teamWith, world, type World } from "./helpers/fixtures.js";
+import { release, runAll, startWorker, type Worker } from "./helpers/procs.js";
 import { getTask, listTasks } from "../src/tasks.js";
 import { compact, intentFile, logFile } from "../src/task-index.js";
 
@@ -16,41 +16,11 @@ afterAll(cleanupTemp);
 const SMALL_LOG = { CLANKER_TEAMS_TASK_LOG_BYTES: "2048" };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Proc { lines: string[]; stderr: string; kill(): void; ready: Promise<void>; go(): void; done: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
+/** A tasks-worker.mjs worker started with --wait (the log folded every 2 KB unless `env` says otherwise). */
+const worker = (w: World, args: string[], env: NodeJS.ProcessEnv = SMALL_LOG): Worker => startWorker(w.dir, [...args, "--wait"], env, "tasks-worker.mjs");
 
-function worker(w: World, args: string[], env: NodeJS.ProcessEnv = SMALL_LOG): Proc {
-  const child = spawn(process.execPath, [path.join(PROCS, "tasks-worker.mjs"), ...args, "--wait"], {
-    env: { ...process.env, CLANKER_TEAMS_DIR: w.dir, CLANKER_AGENT_NAME: "", ...env },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  const p: Proc = {
-    lines: [], stderr: "",
-    kill: () => child.kill("SIGKILL"),
-    go: () => child.stdin!.write("go\n"),
-    ready: undefined as unknown as Promise<void>,
-    done: new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal }))),
-  };
-  let buf = "";
-  let onReady!: () => void;
-  p.ready = new Promise((r) => (onReady = r));
-  child.stdout!.on("data", (b: Buffer) => {
-    buf += b.toString("utf8");
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line === "ready") onReady(); else p.lines.push(line);
-    }
-  });
-  child.stderr!.on("data", (b: Buffer) => (p.stderr += b.toString("utf8")));
-  return p;
-}
-
-async function race(ps: Proc[]): Promise<void> {
-  await Promise.all(ps.map((p) => p.ready));
-  for (const p of ps) p.go();
-  const res = await Promise.all(ps.map((p) => p.done));
-  res.forEach((r, i) => { if (r.code !== 0) throw new Error(`worker ${i} exited ${r.code ?? r.signal}: ${ps[i].stderr.slice(-3000)}`); });
+async function race(ps: Worker[]): Promise<void> {
+  await runAll(await release(ps));
 }
 
 /** Index rows equal the task files; edges are symmetric; every file parses; no leftovers but killed writers' temp files. */
@@ -66,15 +36,7 @@ function checkConsistent(w: World): void {
     for (const b of t.blockedBy) expect(getTask(lead, "t", b).blocks, `#${b} blocks #${t.id}`).toContain(t.id);
     for (const d of t.blocks) expect(getTask(lead, "t", d).blockedBy, `#${d} blocked by #${t.id}`).toContain(t.id);
   }
-  for (const e of walk(w.dir)) {
-    if (e.dir) continue;
-    const text = fs.readFileSync(e.path, "utf8");
-    if (e.path.endsWith(".json")) expect(() => JSON.parse(text), e.path).not.toThrow();
-    else if (e.path.endsWith(".jsonl")) for (const line of text.split("\n").filter(Boolean)) expect(() => JSON.parse(line), `${e.path}: ${line.slice(0, 80)}`).not.toThrow();
-    else if (e.path.endsWith("ids.tickets")) assertTicketsFile(e.path, text);
-    else if (!e.path.endsWith(".tmp")) throw new Error(`unexpected file ${e.path}`);
-    expect(e.path).not.toContain(".corrupt-");
-  }
+  assertDataFilesParse(w.dir);
 }
 
 describe.concurrent("task index under real processes", () => {
@@ -152,8 +114,7 @@ describe("task writers SIGKILLed in a loop, log folded every 1 KB", () => {
     const updated = new Map<string, number>();
     for (let round = 0; round < ROUNDS; round++) {
       const ps = ["a", "b", "c"].map((who) => worker(w, ["chaos", "t", who, String(round)], { CLANKER_TEAMS_TASK_LOG_BYTES: "1024" }));
-      await Promise.all(ps.map((p) => p.ready));
-      for (const p of ps) p.go();
+      await release(ps);
       await Promise.all(ps.map(async (p) => {
         await sleep(30 + Math.random() * 250);
         p.kill();

@@ -85,6 +85,28 @@ export function assertTicketsFile(file: string, text: string): void {
   if (!ok) throw new Error(`malformed tickets file ${file}: ${JSON.stringify(text.slice(0, 80))}`);
 }
 
+/**
+ * Throws unless every file under `dir` is whole: JSON files parse, every line
+ * of a JSON-lines file parses, the tickets file is well formed, no file was
+ * moved aside as corrupt; temp files (of killed writers) are the only others.
+ */
+export function assertDataFilesParse(dir: string): void {
+  for (const e of walk(dir)) {
+    if (e.dir) continue;
+    if (e.path.includes(".corrupt-")) throw new Error(`a file was found corrupt and moved aside: ${e.path}`);
+    if (e.path.endsWith(".tmp")) continue;
+    const text = fs.readFileSync(e.path, "utf8");
+    if (e.path.endsWith(".json")) {
+      try { JSON.parse(text); } catch (err) { throw new Error(`${e.path} does not parse: ${(err as Error).message}`); }
+    } else if (e.path.endsWith(".jsonl")) {
+      for (const line of text.split("\n").filter(Boolean)) {
+        try { JSON.parse(line); } catch { throw new Error(`${e.path}: a line does not parse: ${line.slice(0, 80)}`); }
+      }
+    } else if (path.basename(e.path) === "ids.tickets") assertTicketsFile(e.path, text);
+    else throw new Error(`unexpected file ${e.path}`);
+  }
+}
+
 /** Every file and directory under `dir`, with stat info. */
 export function walk(dir: string): { path: string; dir: boolean; mode: number }[] {
   const out: { path: string; dir: boolean; mode: number }[] = [];
