@@ -21,7 +21,7 @@ import type { Ctx } from "./context.js";
 import { TeamsError } from "./errors.js";
 import { WAIT_MS, lockHeld, tryLockSync } from "./store/lock.js";
 import { ioError, parseJsonl, readText } from "./store/json-file.js";
-import { closeAndRead, readBytes, takenBefore, writeAll } from "./store/handoff.js";
+import { closeAndRead, readBytes, stillNamed, takenBefore, writeAll } from "./store/handoff.js";
 import type { TeamEvent } from "./schemas.js";
 
 /** Batches one drainer takes before it leaves the rest to the next lock holder. */
@@ -176,7 +176,7 @@ function stage(f: LogFiles, id: string, json: string): Staged {
       }
       writeAll(fd, buf);
       const st = fs.fstatSync(fd);
-      if (isPath(f.pending, st)) {
+      if (stillNamed(f.pending, st)) {
         // No birth time on this file system: everybody waits, as if every batch were left behind.
         const stuck = !(st.birthtimeMs > 0) || Date.now() - st.birthtimeMs > STUCK_MS;
         const keep = fd;
@@ -195,16 +195,6 @@ function stage(f: LogFiles, id: string, json: string): Staged {
       if (fd !== undefined) fs.closeSync(fd);
     }
     if (tries > 1000) throw new TeamsError("IO", `cannot queue an event in ${f.pending}: it was taken away ${tries} times in a row`);
-  }
-}
-
-/** True when `path` currently names the file `st` describes. */
-function isPath(file: string, st: fs.Stats): boolean {
-  try {
-    const now = fs.statSync(file);
-    return now.ino === st.ino && now.dev === st.dev;
-  } catch {
-    return false;
   }
 }
 

@@ -17,7 +17,7 @@ import { appendEvent, queueEvent, type QueuedEvent } from "./events.js";
 import { InboxSchema, parseWith, type Inbox, type Message } from "./schemas.js";
 import { appendText, ensureDir, forgetDirs, ioError, parseJsonl, readJson, readText, writeJson } from "./store/json-file.js";
 import { withLock } from "./store/lock.js";
-import { closeAndRead, isClosedLine, takenBefore } from "./store/handoff.js";
+import { closeAndRead, isClosedLine, stillNamed, takenBefore } from "./store/handoff.js";
 import { LEAD_NAME, validateName } from "./store/paths.js";
 import { isLead, memberNames, readTeam, requireMember } from "./teams.js";
 
@@ -107,7 +107,7 @@ async function deliver(ctx: Ctx, team: string, msg: Message, onWritten?: () => v
       written = true;
       try {
         fs.fdatasyncSync(fd);
-        stillSpool = sameFile(spool, fs.fstatSync(fd)) || takenBefore(fd, msg.id);
+        stillSpool = stillNamed(spool, fs.fstatSync(fd)) || takenBefore(fd, msg.id);
       } catch (e) {
         throw ioError(`cannot append to ${spool}`, e);
       }
@@ -139,16 +139,6 @@ async function deliverAndLog(ctx: Ctx, team: string, msg: Message): Promise<void
     throw e;
   }
   await queued?.logged();
-}
-
-/** True when `file` currently names the file `st` describes (while our fd is open its inode cannot be reused). */
-function sameFile(file: string, st: fs.Stats): boolean {
-  try {
-    const now = fs.statSync(file);
-    return now.ino === st.ino && now.dev === st.dev;
-  } catch {
-    return false;
-  }
 }
 
 /** Sends one message from the caller to a member (team-lead is always valid). */

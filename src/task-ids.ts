@@ -23,7 +23,7 @@ import path from "node:path";
 import { nanoid } from "nanoid";
 import type { Ctx } from "./context.js";
 import { moveAside, openInDir } from "./store/json-file.js";
-import { readBytes, writeAll } from "./store/handoff.js";
+import { readBytes, stillNamed, writeAll } from "./store/handoff.js";
 import { discardTemp, peekNextId, reserveExact, reserveId, type Reservation } from "./task-index.js";
 
 /** Bytes per record (the header too), so a record's offset gives its number. */
@@ -66,7 +66,7 @@ function takeTicket(ctx: Ctx, team: string, started = false): number | undefined
     const at = findRecord(fd, st.size, `${nonce}\n`);
     if (base === undefined || at === undefined || at % TICKET !== 0 || at < TICKET) {
       // A torn record (a write cut short by a full disk) shifted everything after it: start a new file.
-      try { if (sameInode(file, st.ino)) moveAside(file); } catch { /* another creator did */ }
+      try { if (stillNamed(file, st)) moveAside(file); } catch { /* another creator did */ }
       return undefined;
     }
     return base + at / TICKET - 1;
@@ -128,13 +128,5 @@ function findRecord(fd: number, size: number, record: string): number | undefine
     const i = text.lastIndexOf(record);
     if (i >= 0) return start + i;
     if (start === 0) return undefined;
-  }
-}
-
-function sameInode(file: string, ino: number): boolean {
-  try {
-    return fs.statSync(file).ino === ino;
-  } catch {
-    return false;
   }
 }

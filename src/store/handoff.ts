@@ -16,6 +16,20 @@ import fs from "node:fs";
 export const CLOSED = '{"closed":true}';
 const CLOSED_LINE = `\n${CLOSED}\n`;
 
+/**
+ * True when `file` currently names the file `st` describes (device and
+ * inode; while the writer's fd is open the inode cannot be reused): the
+ * writer's file has not been taken.
+ */
+export function stillNamed(file: string, st: fs.Stats): boolean {
+  try {
+    const now = fs.statSync(file);
+    return now.ino === st.ino && now.dev === st.dev;
+  } catch {
+    return false;
+  }
+}
+
 /** The start of a line whose JSON begins with this `id` (a JSON line never contains a raw newline). */
 export function lineMark(id: string): string {
   return `\n{"id":${JSON.stringify(id)},`;
