@@ -24,7 +24,7 @@ import lockfile from "proper-lockfile";
 import type { Ctx } from "./context.js";
 import { TeamsError } from "./errors.js";
 import { TaskIndexSchema, TaskSchema, parseWith, type Task, type TaskIndex, type TaskLogLine, type TaskSummary } from "./schemas.js";
-import { ensureDir, ioError, moveAside, openInDir, readText, writeFileAtomic } from "./store/json-file.js";
+import { ensureDir, ioError, moveAside, openInDir, parseJsonl, readText, writeFileAtomic } from "./store/json-file.js";
 import { readBytes } from "./store/handoff.js";
 import { STALE_MS, WAIT_MS, lockHeld, withLock } from "./store/lock.js";
 import { validateTaskId } from "./store/paths.js";
@@ -357,14 +357,9 @@ function stateOf(index: TaskIndex): State {
 
 /** Applies complete log lines of `text`; returns the bytes consumed (up to the last newline). */
 function apply(state: State, text: string): number {
-  let start = 0;
-  for (;;) {
-    const nl = text.indexOf("\n", start);
-    if (nl < 0) break;
-    const line = text.slice(start, nl);
-    start = nl + 1;
-    let o: { row?: unknown; pending?: unknown };
-    try { o = JSON.parse(line); } catch { continue; }
+  const { items, end } = parseJsonl<{ row?: unknown; pending?: unknown } | null>(text);
+  for (const o of items) {
+    if (!o || typeof o !== "object") continue;
     if (isRow(o.row)) {
       state.rows.set(o.row.id, o.row);
       state.pending.delete(o.row.id);
@@ -373,7 +368,7 @@ function apply(state: State, text: string): number {
       state.pending.add(o.pending);
     }
   }
-  return Buffer.byteLength(text.slice(0, start));
+  return Buffer.byteLength(text.slice(0, end));
 }
 
 function snapKeyOf(st: fs.Stats): string {

@@ -97,8 +97,8 @@ describe("writeJson / readJson", () => {
 
 describe("appendText / parseJsonl", () => {
   it("only complete lines count; torn lines are skipped, not fatal", () => {
-    expect(parseJsonl('{"a":1}\n{"a":2}\n{"a":')).toEqual({ items: [{ a: 1 }, { a: 2 }], bad: 0 });
-    expect(parseJsonl('{"a":1}\ngarbage\n\n{"a":3}\n')).toEqual({ items: [{ a: 1 }, { a: 3 }], bad: 1 });
+    expect(parseJsonl('{"a":1}\n{"a":2}\n{"a":')).toEqual({ items: [{ a: 1 }, { a: 2 }], bad: 0, end: 16 });
+    expect(parseJsonl('{"a":1}\ngarbage\n\n{"a":3}\n')).toEqual({ items: [{ a: 1 }, { a: 3 }], bad: 1, end: 25 });
   });
   it("appends", () => {
     const f = path.join(tempDir(), "l.jsonl");

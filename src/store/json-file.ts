@@ -169,8 +169,9 @@ export function appendText(file: string, text: string, opts: { sync?: boolean } 
 /**
  * Parses a JSON-lines file. Only complete lines (ending in a newline) count:
  * a line being appended right now, or torn by a crash, is skipped, not fatal.
+ * `end`: where the complete lines end (the index after the last newline).
  */
-export function parseJsonl<T>(text: string): { items: T[]; bad: number } {
+export function parseJsonl<T>(text: string): { items: T[]; bad: number; end: number } {
   const items: T[] = [];
   let bad = 0;
   let start = 0;
@@ -186,7 +187,7 @@ export function parseJsonl<T>(text: string): { items: T[]; bad: number } {
       bad++;
     }
   }
-  return { items, bad };
+  return { items, bad, end: start };
 }
 
 /** Removes a directory tree, ignoring a missing one. */
