@@ -13,25 +13,18 @@
  */
 import fs from "node:fs";
 
-const dist = new URL("../../dist/src/", import.meta.url);
-const { makeCtx } = await import(new URL("context.js", dist));
+import { argv, ctxAs, dist, say, started } from "./common.mjs";
+
 const { appendEvent } = await import(new URL("events.js", dist));
 const messages = await import(new URL("messages.js", dist));
 
-const argv = process.argv.slice(2);
-const waitIdx = argv.indexOf("--wait");
-if (waitIdx >= 0) argv.splice(waitIdx, 1);
 const [mode, ...args] = argv;
-const say = (line) => process.stdout.write(line + "\n");
-const ctxAs = (actor) => makeCtx({ actor, runHook: async () => ({ ran: false, outcome: "missing" }) });
 const times = (n) => (Number(n) > 0 ? Number(n) : Infinity);
 const stopped = (file) => Boolean(file) && fs.existsSync(file);
 // An empty inbox is answered without any I/O wait: yield now and then so signals and pipes are served.
 const breathe = () => new Promise((r) => setTimeout(r, 1));
 
-say("ready");
-if (waitIdx >= 0) await new Promise((r) => process.stdin.once("data", r));
-process.stdin.destroy();
+await started();
 
 switch (mode) {
   case "events": {

@@ -9,22 +9,16 @@
  *
  * With --wait it prints "ready" and starts on the first line of stdin.
  */
-const dist = new URL("../../dist/src/", import.meta.url);
-const { makeCtx } = await import(new URL("context.js", dist));
+import { argv, ctxAs, dist, say, started } from "./common.mjs";
+
 const tasks = await import(new URL("tasks.js", dist));
 
-const argv = process.argv.slice(2);
-const waitIdx = argv.indexOf("--wait");
-if (waitIdx >= 0) argv.splice(waitIdx, 1);
 const [mode, team, as, ...rest] = argv;
-const say = (line) => process.stdout.write(line + "\n");
-const ctx = makeCtx({ actor: as, runHook: async () => ({ ran: false, outcome: "missing" }) });
+const ctx = ctxAs(as);
 const pick = (list) => list[Math.floor(Math.random() * list.length)];
 const expected = (e, codes) => { if (!codes.includes(e?.code)) throw e; };
 
-say("ready");
-if (waitIdx >= 0) await new Promise((r) => process.stdin.once("data", r));
-process.stdin.destroy();
+await started();
 
 switch (mode) {
   case "mix": {

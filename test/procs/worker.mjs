@@ -17,24 +17,17 @@
  * With --wait, the worker loads, prints "ready" and waits for a line on stdin
  * before starting, so that many workers really race.
  */
-const dist = new URL("../../dist/src/", import.meta.url);
-const { makeCtx } = await import(new URL("context.js", dist));
+import { argv, ctxAs, dist, say, started } from "./common.mjs";
+
 const tasks = await import(new URL("tasks.js", dist));
 const messages = await import(new URL("messages.js", dist));
 const { withLock } = await import(new URL("store/lock.js", dist));
 const presence = await import(new URL("presence.js", dist));
 
-const argv = process.argv.slice(2);
-const waitIdx = argv.indexOf("--wait");
-if (waitIdx >= 0) argv.splice(waitIdx, 1);
 const [mode, ...args] = argv;
-const say = (line) => process.stdout.write(line + "\n");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const ctxAs = (actor) => makeCtx({ actor, runHook: async () => ({ ran: false, outcome: "missing" }) });
 
-say("ready");
-if (waitIdx >= 0) await new Promise((r) => process.stdin.once("data", r));
-process.stdin.destroy();
+await started();
 
 switch (mode) {
   case "send": {
