@@ -30,9 +30,7 @@ const MAX_ROUNDS = 32;
 interface LogFiles { log: string; pending: string; taking: string }
 
 function filesOf(ctx: Ctx, team: string): LogFiles {
-  const log = ctx.paths.events(team);
-  const dir = path.dirname(log);
-  return { log, pending: path.join(dir, "events.pending.jsonl"), taking: path.join(dir, "events.taking.jsonl") };
+  return { log: ctx.paths.events(team), pending: ctx.paths.eventsPending(team), taking: ctx.paths.eventsTaking(team) };
 }
 
 /**

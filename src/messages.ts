@@ -17,7 +17,7 @@ import { appendEvent, queueEvent, type QueuedEvent } from "./events.js";
 import { InboxSchema, parseWith, type Inbox, type Message } from "./schemas.js";
 import { appendText, ensureDir, forgetDirs, ioError, parseJsonl, readJson, readText, writeJson } from "./store/json-file.js";
 import { withLock } from "./store/lock.js";
-import { closeAndRead, isClosedLine, stillNamed, takenBefore } from "./store/handoff.js";
+import { closeAndRead, isClosedLine, stillNamed, takenBefore, writeAll } from "./store/handoff.js";
 import { LEAD_NAME, validateName } from "./store/paths.js";
 import { isLead, memberNames, readTeam, requireMember } from "./teams.js";
 
@@ -60,11 +60,6 @@ function newMessage(ctx: Ctx, to: string, input: Omit<SendInput, "recipient">): 
   return msg;
 }
 
-/** Where a reader puts the spool while it merges it (a leftover one means that reader died). */
-function takingFile(ctx: Ctx, team: string, agent: string): string {
-  return ctx.paths.spool(team, agent).replace(/\.spool\.jsonl$/, ".spool.taking.jsonl");
-}
-
 function deletedWhileSending(team: string): TeamsError {
   return new TeamsError("NOT_FOUND", `team "${team}" was deleted; the message was not sent.`, { team });
 }
@@ -97,8 +92,7 @@ async function deliver(ctx: Ctx, team: string, msg: Message, onWritten?: () => v
     let stillSpool: boolean;
     try {
       try {
-        let off = 0;
-        while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+        writeAll(fd, buf);
       } catch (e) {
         throw ioError(`cannot append to ${spool}`, e);
       }
@@ -197,13 +191,13 @@ function messagesIn(text: string): Message[] {
  */
 function readUnmerged(ctx: Ctx, team: string, agent: string): Message[] {
   const spool = readLines(ctx.paths.spool(team, agent));
-  const taking = readLines(takingFile(ctx, team, agent));
+  const taking = readLines(ctx.paths.spoolTaking(team, agent));
   return taking.length ? [...taking, ...spool] : spool;
 }
 
 /** Bytes waiting in the spool and a taken spool: two stats, no parse. */
 function unmergedBytes(ctx: Ctx, team: string, agent: string): number {
-  return fileSize(ctx.paths.spool(team, agent)) + fileSize(takingFile(ctx, team, agent));
+  return fileSize(ctx.paths.spool(team, agent)) + fileSize(ctx.paths.spoolTaking(team, agent));
 }
 
 function fileSize(file: string): number {
@@ -268,7 +262,7 @@ export async function readInbox(ctx: Ctx, team: string, input: ReadInboxInput = 
  */
 function takeSpool(ctx: Ctx, team: string, agent: string): { msgs: Message[]; taken: boolean } {
   const spool = ctx.paths.spool(team, agent);
-  const taking = takingFile(ctx, team, agent);
+  const taking = ctx.paths.spoolTaking(team, agent);
   // A dead reader's file: closed first (a sender still writing to it then sends again), then all of it is
   // kept, lines after a CLOSED line too (their senders may have died before sending again; copies drop by id).
   const leftText = closeAndRead(taking)?.text;
@@ -290,9 +284,9 @@ function takeSpool(ctx: Ctx, team: string, agent: string): { msgs: Message[]; ta
 /** Removes the taken spool once everything in it is in the inbox file or back in the spool. */
 function dropTaken(ctx: Ctx, team: string, agent: string): void {
   try {
-    fs.unlinkSync(takingFile(ctx, team, agent));
+    fs.unlinkSync(ctx.paths.spoolTaking(team, agent));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(`cannot remove ${takingFile(ctx, team, agent)}`, e);
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(`cannot remove ${ctx.paths.spoolTaking(team, agent)}`, e);
   }
 }
 

@@ -19,7 +19,6 @@
  * probing for the lowest free id.
  */
 import fs from "node:fs";
-import path from "node:path";
 import { nanoid } from "nanoid";
 import type { Ctx } from "./context.js";
 import { moveAside, openInDir } from "./store/json-file.js";
@@ -30,8 +29,6 @@ import { discardTemp, peekNextId, reserveExact, reserveId, type Reservation } fr
 const TICKET = 16;
 /** Tickets a creator may find taken in a row before it falls back to probing. */
 const MAX_TICKETS = 64;
-
-const ticketFile = (ctx: Ctx, team: string) => path.join(ctx.paths.tasksDir(team), "ids.tickets");
 
 /** Base id per tickets file (by inode): read once per process. */
 const bases = new Map<string, { ino: number; base: number }>();
@@ -50,7 +47,7 @@ export function reserveNewId(ctx: Ctx, team: string, atLeast = 1): Reservation {
 
 /** The id of a fresh ticket, or undefined when tickets cannot be used here (the caller probes instead). */
 function takeTicket(ctx: Ctx, team: string, started = false): number | undefined {
-  const file = ticketFile(ctx, team);
+  const file = ctx.paths.taskTickets(team);
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_APPEND); // no O_CREAT: no directory lock
@@ -79,7 +76,7 @@ function takeTicket(ctx: Ctx, team: string, started = false): number | undefined
 
 /** Starts a new team's tickets at id 1 (team_create), so that its first creators do not race to make the file. */
 export function startTeamTickets(ctx: Ctx, team: string): void {
-  startTickets(ctx, team, ticketFile(ctx, team), 1);
+  startTickets(ctx, team, ctx.paths.taskTickets(team), 1);
 }
 
 /** Creates the tickets file with its header, atomically (link of a finished file); false if that is impossible. */

@@ -25,9 +25,8 @@ import type { Ctx } from "./context.js";
 import { TeamsError } from "./errors.js";
 import { TaskIndexSchema, TaskSchema, parseWith, type Task, type TaskIndex, type TaskLogLine, type TaskSummary } from "./schemas.js";
 import { ensureDir, ioError, moveAside, openInDir, parseJsonl, readText, writeFileAtomic } from "./store/json-file.js";
-import { readBytes } from "./store/handoff.js";
+import { readBytes, writeAll as writeBytes } from "./store/handoff.js";
 import { STALE_MS, WAIT_MS, lockHeld, withLock } from "./store/lock.js";
-import { validateTaskId } from "./store/paths.js";
 
 /** Fold the log into a new snapshot once this many bytes were appended since the last one (tests set it low). */
 export const COMPACT_BYTES = Number(process.env.CLANKER_TEAMS_TASK_LOG_BYTES) || 64 * 1024;
@@ -58,7 +57,7 @@ export function rowChanged(a: TaskSummary | undefined, b: TaskSummary): boolean 
  * beside the task files.
  */
 export function taskLockPath(ctx: Ctx, team: string, id: string): string {
-  return path.join(ctx.paths.tasksDir(team), "locks", `task_${validateTaskId("task_id", id)}`);
+  return ctx.paths.taskLock(team, id);
 }
 
 export interface TaskRead { task: Task; raw: string }
@@ -98,7 +97,7 @@ function readTaskQuiet(file: string): Task | undefined {
 // removed after the last. Readers prefer a listed temp file to the task file;
 // the next writer that needs those tasks rolls the renames forward.
 
-export const intentFile = (ctx: Ctx, team: string) => path.join(ctx.paths.tasksDir(team), "tx.json");
+export const intentFile = (ctx: Ctx, team: string) => ctx.paths.taskIntent(team);
 
 export interface Intent { writes: { id: string; tmp: string }[] }
 
@@ -179,7 +178,7 @@ export function rebuildIndex(ctx: Ctx, team: string): TaskIndex {
 // ---------------------------------------------------------------------------
 // The change log
 
-export const logFile = (ctx: Ctx, team: string) => path.join(ctx.paths.tasksDir(team), "tasks.log.jsonl");
+export const logFile = (ctx: Ctx, team: string) => ctx.paths.taskLog(team);
 
 
 type LogLine = TaskLogLine;
@@ -206,8 +205,7 @@ function appendLine(ctx: Ctx, team: string, line: LogLine): boolean {
     let size: number;
     let same: boolean;
     try {
-      let off = 0;
-      while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+      writeBytes(fd, buf);
       const mine = fs.fstatSync(fd);
       size = mine.size;
       let cur: fs.Stats | undefined;
@@ -293,8 +291,7 @@ export function logAround(ctx: Ctx, team: string, row: TaskSummary, rename: () =
 
 function writeAll(fd: number, buf: Buffer, file: string): void {
   try {
-    let off = 0;
-    while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+    writeBytes(fd, buf);
   } catch (e) {
     throw ioError(`cannot append to ${file}`, e);
   }
@@ -724,9 +721,7 @@ function fillNew(tmp: string, text: string, flags: string): void {
   let fd: number | undefined;
   try {
     fd = openInDir(tmp, flags);
-    const buf = Buffer.from(text, "utf8");
-    let off = 0;
-    while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+    writeBytes(fd, Buffer.from(text, "utf8"));
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { TeamsError } from "../errors.js";
+import { writeAll } from "./handoff.js";
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
@@ -155,9 +156,7 @@ export function appendText(file: string, text: string, opts: { sync?: boolean } 
   let fd: number | undefined;
   try {
     fd = openInDir(file, "a");
-    const buf = Buffer.from(text, "utf8");
-    let off = 0;
-    while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+    writeAll(fd, Buffer.from(text, "utf8"));
     if (opts.sync) fs.fdatasyncSync(fd);
   } catch (e) {
     throw ioError(`cannot append to ${file}`, e);
