@@ -75,10 +75,10 @@ export function pidAlive(pid: number): boolean {
  * (another OS, or a presence time from before this boot, as with test clocks).
  */
 function pidReused(rt: Runtime): boolean {
-  const start = processStartMs(rt.pid);
   const boot = bootTimeMs();
-  if (start === undefined || boot === undefined || !(rt.startedAt > boot)) return false;
-  return start > rt.startedAt + PID_START_SLACK_MS;
+  if (boot === undefined || !(rt.startedAt > boot)) return false;
+  const start = processStartMs(rt.pid, boot);
+  return start !== undefined && start > rt.startedAt + PID_START_SLACK_MS;
 }
 
 /** Start times are in clock ticks and the boot time in whole seconds: allow for both. */
@@ -99,9 +99,7 @@ function bootTimeMs(): number | undefined {
   return bootMs ?? undefined;
 }
 
-function processStartMs(pid: number): number | undefined {
-  const boot = bootTimeMs();
-  if (boot === undefined) return undefined;
+function processStartMs(pid: number, boot: number): number | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after "(comm)": state is the 3rd field of the line, starttime the 22nd.
