@@ -9,6 +9,17 @@ export const THINKING_LEVELS = ["off", "minimal", "low", "medium", "high"] as co
 export const ThinkingLevel = z.enum(THINKING_LEVELS);
 export type ThinkingLevel = z.infer<typeof ThinkingLevel>;
 
+/**
+ * A time as an ISO 8601 string (what every documented file holds). Files of
+ * earlier versions held epoch milliseconds: those still read, as ISO strings.
+ */
+export const IsoTime = z.preprocess((v) => (typeof v === "number" && Number.isFinite(v) ? new Date(v).toISOString() : v), z.string());
+
+/** Milliseconds since the epoch of an ISO time (NaN when it does not parse). */
+export function timeMs(iso: string | undefined): number {
+  return iso === undefined ? NaN : Date.parse(iso);
+}
+
 export const PaneRefSchema = z.object({
   kind: z.enum(["tmux", "zellij", "iterm2", "wezterm", "headless"]),
   paneId: z.string(),
@@ -29,14 +40,14 @@ export const MemberSchema = z.object({
   prompt: z.string().optional(),
   planModeRequired: z.boolean().optional(),
   pane: PaneRefSchema.optional(),
-  joinedAt: z.number(),
+  joinedAt: IsoTime,
 }).loose();
 export type Member = z.infer<typeof MemberSchema>;
 
 export const TeamConfigSchema = z.object({
   name: z.string(),
   description: z.string().optional(),
-  createdAt: z.number(),
+  createdAt: IsoTime,
   leadName: z.string(),
   defaultModel: z.string().optional(),
   defaultThinking: ThinkingLevel.optional(),
@@ -62,10 +73,14 @@ export const TaskSchema = z.object({
   blockedBy: z.array(z.string()),
   activeForm: z.string().optional(),
   createdBy: z.string().optional(),
-  createdAt: z.number(),
-  updatedAt: z.number(),
-  claimedAt: z.number().optional(),
-  completedAt: z.number().optional(),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+  claimedAt: IsoTime.optional(),
+  completedAt: IsoTime.optional(),
+  /** The claimer's session (its host process): a lease lost to the sweep fences that session. */
+  claimSession: z.string().optional(),
+  /** Sessions whose claim on this task was taken away (lease expired, killed): they may not edit it any more. */
+  fenced: z.array(z.object({ agent: z.string(), session: z.string(), at: IsoTime, reason: z.string() }).loose()).optional(),
 }).loose();
 export type Task = z.infer<typeof TaskSchema>;
 
@@ -77,7 +92,7 @@ export const TaskSummarySchema = z.object({
   owner: z.string().optional(),
   blockedBy: z.array(z.string()),
   blocks: z.array(z.string()),
-  createdAt: z.number(),
+  createdAt: IsoTime,
 }).loose();
 export type TaskSummary = z.infer<typeof TaskSummarySchema>;
 
@@ -131,8 +146,10 @@ export const RuntimeSchema = z.object({
   host: z.string(),
   pane: z.string().optional(),
   state: z.enum(["starting", "idle", "busy", "stopped"]),
-  heartbeatAt: z.number(),
-  startedAt: z.number(),
+  heartbeatAt: IsoTime,
+  startedAt: IsoTime,
+  /** A random id per agent process: fencing tells a process that lost its claims from a new one of the same name. */
+  session: z.string().optional(),
   currentTask: z.string().optional(),
   shutdownRequested: z.boolean().optional(),
 }).loose();
