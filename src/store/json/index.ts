@@ -98,8 +98,14 @@ class Engine implements LogHost {
       let r: { value: "later" | undefined } | undefined;
       try {
         r = tryLockSync(this.root, lockFile, run);
-      } catch {
-        return; // the team may be gone; the next change tries again
+      } catch (e) {
+        // The log has the change; only the documented files lag. An explicit flush says why; a background one warns once.
+        if (wait) throw e;
+        if (!this.flushWarned.has(team)) {
+          this.flushWarned.add(team);
+          process.emitWarning(`clanker-teams: the files of team "${team}" could not be brought up to date (the change itself is saved): ${(e as Error).message}`);
+        }
+        return;
       }
       if (r?.value === "later") { this.changed(log); return; }
       if (r) { this.dirty.delete(team); return; }
@@ -122,16 +128,21 @@ class Engine implements LogHost {
     }
   }
   private rotateWarned = false;
+  private flushWarned = new Set<string>();
 
   importLegacy(log: TeamLog): void {
     importLegacy(this, log);
   }
 
-  /** Brings every team this process changed up to date on disk (exit, flush()). */
+  /** Brings every team this process changed up to date on disk (exit, flush()); the first error is thrown after trying all. */
   flushAll(): void {
     for (const t of this.flushTimers.values()) clearTimeout(t);
     this.flushTimers.clear();
-    for (const team of [...this.dirty]) this.flushTeam(team, true);
+    let first: unknown;
+    for (const team of [...this.dirty]) {
+      try { this.flushTeam(team, true); } catch (e) { first ??= e; }
+    }
+    if (first) throw first;
   }
 
   forget(team: string): void {

@@ -28,7 +28,7 @@ export class Layout {
   /** How far the documented files are current. */
   materialized(team: string) { return path.join(this.walDir(team), "materialized.json"); }
   /** Lock taken while the documented files are written and while the log is rotated (a snapshot relies on those files). */
-  materializeLock(team: string) { return path.join(this.walDir(team), "materialize"); }
+  materializeLock(team: string) { return path.join(this.teamDir(team), "materialize"); }
   tasksDir(team: string) { return path.join(this.root, "tasks", validateName("team_name", team)); }
   taskIndex(team: string) { return path.join(this.tasksDir(team), "tasks.json"); }
   taskFile(team: string, id: string) { return path.join(this.tasksDir(team), `task_${validateTaskId("task_id", id)}.json`); }

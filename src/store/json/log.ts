@@ -181,7 +181,12 @@ export class TeamLog {
             continue;
           }
           if (!rec || typeof rec !== "object") { this.torn++; continue; }
-          if (rec.closed === true) { closed = true; break; }
+          if (rec.closed === true) {
+            // Stay before the CLOSED line until advance() has opened what follows: if that fails, the next call tries again.
+            closed = true;
+            start = lineStart;
+            break;
+          }
           if (typeof rec.n !== "string" || typeof rec.op !== "string") { this.torn++; continue; }
           let out: Outcome;
           try {
