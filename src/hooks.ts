@@ -79,13 +79,15 @@ export async function runRepoHook(hookName: string, input: RepoHookInput): Promi
     return { ran: false, outcome: "error", path: file, durationMs: Date.now() - started, outputTail: `cannot start ${file}: ${(e as Error).message}` };
   }
 
+  // Its descendants all started after it: older processes need no environ read.
+  const hookStart = child.pid === undefined ? 0 : procStat(child.pid)?.start ?? 0;
   const out = new Tail(OUTPUT_TAIL_CHARS);
   const eof: Array<Promise<void>> = [];
   for (const s of [child.stdout, child.stderr]) {
     if (!s) continue;
     s.setEncoding("utf8");
     s.on("data", (d: string) => out.push(d));
-    eof.push(new Promise((res) => { s.once("close", res); s.once("end", res); s.once("error", () => res()); }));
+    eof.push(new Promise((res) => { s.once("close", res); s.once("end", res); s.on("error", () => res()); }));
   }
   child.stdin?.on("error", () => { /* the hook need not read stdin (EPIPE) */ });
   child.stdin?.end(json);
@@ -109,7 +111,7 @@ export async function runRepoHook(hookName: string, input: RepoHookInput): Promi
   const timedOut = first === "timeout";
   const pid = child.pid!;
   // On timeout the hook itself is among those killed; either way everything it started goes.
-  const leftovers = await killAll(pid, nonce, timedOut ? TIMEOUT_GRACE_MS : LEFTOVER_GRACE_MS, () => exit !== undefined);
+  const leftovers = await killAll({ hookPid: pid, nonce, since: hookStart }, timedOut ? TIMEOUT_GRACE_MS : LEFTOVER_GRACE_MS, () => exit !== undefined);
   if (timedOut && !exit) await Promise.race([exited, sleep(500)]);
   // Read what is still in the pipes; a writer we could not find must not hold us: stop after DRAIN_MS.
   await Promise.race([Promise.all(eof), sleep(DRAIN_MS)]);
@@ -194,13 +196,14 @@ function danglingLink(p: string): string | undefined {
  * than the hook, and the hook itself while it runs; returns the others as
  * "pid N cmdline". Bounded: returns by graceMs + 1 s whatever they do.
  */
-async function killAll(hookPid: number, nonce: string, graceMs: number, hookExited: () => boolean): Promise<string[]> {
+async function killAll(run: Run, graceMs: number, hookExited: () => boolean): Promise<string[]> {
+  const { hookPid } = run;
   const seen = new Map<number, string>();
   const termed = new Set<number>();
   const killAt = Date.now() + graceMs;
   const giveUpAt = killAt + 1000;
   for (;;) {
-    const found = findRunProcesses(hookPid, nonce);
+    const found = findRunProcesses(run);
     const others = found.filter((p) => p !== hookPid);
     for (const p of others) if (!seen.has(p)) seen.set(p, describe(p, hookPid));
     const targets = hookExited() ? others : [hookPid, ...others];
@@ -221,7 +224,7 @@ async function killAll(hookPid: number, nonce: string, graceMs: number, hookExit
  * marker, or in the hook's process group or session; elsewhere the hook's
  * process group as a whole (-pgid) when anything is left in it.
  */
-function findRunProcesses(hookPid: number, nonce: string): number[] {
+function findRunProcesses({ hookPid, nonce, since }: Run): number[] {
   let names: string[];
   try {
     names = fs.readdirSync("/proc");
@@ -235,18 +238,21 @@ function findRunProcesses(hookPid: number, nonce: string): number[] {
     const pid = Number(name);
     if (pid === process.pid) continue;
     const stat = procStat(pid);
-    if (!stat || stat.state === "Z" || stat.state === "X") continue;
+    if (!stat || stat.state === "Z" || stat.state === "X" || stat.start < since) continue;
     if (stat.pgrp === hookPid || stat.session === hookPid || hasMarker(pid, nonce)) pids.push(pid);
   }
   return pids;
 }
 
-function procStat(pid: number): { state: string; pgrp: number; session: number } | undefined {
+/** One hook run: its pid (= process group and session id), env marker, and start time (clock ticks since boot, 0 if unknown). */
+interface Run { hookPid: number; nonce: string; since: number }
+
+function procStat(pid: number): { state: string; pgrp: number; session: number; start: number } | undefined {
   try {
     const s = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
     // comm may contain spaces and parentheses: fields start after the last ")".
     const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    return { state: f[0], pgrp: Number(f[2]), session: Number(f[3]) };
+    return { state: f[0], pgrp: Number(f[2]), session: Number(f[3]), start: Number(f[19]) };
   } catch {
     return undefined;
   }
