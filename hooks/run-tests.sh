@@ -17,6 +17,8 @@
 # else the first of: npm test (package.json with a "test" script), make test,
 # cargo test, go test ./..., pytest. Nothing found: exit 0 with a note.
 # Output is cut to the last $CLANKER_TEST_TAIL lines (default 60).
+# Anything the tests leave running (a server started in the background) is
+# killed by clanker-teams when this hook exits, and listed in the result.
 set -u
 
 tail_lines="${CLANKER_TEST_TAIL:-60}"

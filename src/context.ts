@@ -8,12 +8,20 @@ export interface HookRunner {
 
 export interface HookResult {
   ran: boolean;
-  /** "ok" | "veto" (exit 2) | "failed" (other non-zero) | "timeout" | "not_executable" | "missing" | "error" */
-  outcome: "ok" | "veto" | "failed" | "timeout" | "not_executable" | "missing" | "error";
+  /**
+   * "ok" (exit 0) | "veto" (exit 2) | "failed" (other exit, or killed by a signal) | "timeout" |
+   * "not_executable" | "broken" (dangling symlink, directory, unreadable: did not run) | "missing" | "error" (could not start)
+   */
+  outcome: "ok" | "veto" | "failed" | "timeout" | "not_executable" | "broken" | "missing" | "error";
   exitCode?: number;
+  /** The signal that killed the hook, when one did (not ours). */
+  signal?: string;
+  /** Last 4000 characters of stdout+stderr, then notes (timeout, signal, leftovers killed). */
   outputTail?: string;
   durationMs?: number;
   path?: string;
+  /** Processes the hook left running (or had running at its timeout), killed: "pid 123 sleep 30". */
+  leftovers?: string[];
 }
 
 export interface Ctx {

@@ -126,7 +126,7 @@ export function agentCommand(ctx: Ctx, cfg: TeamConfig): string[] {
 export function teammateEnv(ctx: Ctx, team: string, name: string, extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(ctx.env)) {
-    if (v !== undefined && /^(CLANKER_|PI_)/.test(k) && !/^CLANKER_(AGENT_NAME|TEAM_NAME|PLAN_MODE_REQUIRED|AGENT_MODEL)$/.test(k)) env[k] = v;
+    if (v !== undefined && /^(CLANKER_|PI_)/.test(k) && !/^CLANKER_(AGENT_NAME|TEAM_NAME|PLAN_MODE_REQUIRED|AGENT_MODEL|HOOK_RUN)$/.test(k)) env[k] = v;
   }
   // The pane's shell may come from a tmux server started long ago: give it the lead's PATH so the same agent binary is found.
   if (ctx.env.PATH) env.PATH = ctx.env.PATH;

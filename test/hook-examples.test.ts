@@ -66,6 +66,20 @@ describe("hooks/ examples", () => {
     expect(getTask(w.as(), "t", "1")).toMatchObject({ status: "in_progress", hookFeedback: expect.stringContaining("2 tests failed") });
   });
 
+  it("run-tests.sh whose tests leave a server running: the veto comes back at once and the server is killed and reported", async () => {
+    const repo = project({});
+    fs.mkdirSync(path.join(repo, ".clanker", "team-hooks"), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, "hooks", "run-tests.sh"), path.join(repo, ".clanker", "team-hooks", "task_completed.sh"));
+    fs.chmodSync(path.join(repo, ".clanker", "team-hooks", "task_completed.sh"), 0o755);
+    const t0 = Date.now();
+    const r = await runCompletionHook({ team: "t", task, agent: "dev", cwd: repo, timeoutMs: 20_000, env: { PATH: process.env.PATH, CLANKER_TEST_CMD: "setsid sleep 30 & echo $! > server.pid; echo '1 failing'; exit 1" } });
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(r).toMatchObject({ outcome: "veto", exitCode: 2, outputTail: expect.stringContaining("1 failing") });
+    const server = Number(fs.readFileSync(path.join(repo, "server.pid"), "utf8"));
+    expect(r.leftovers?.some((l) => l.startsWith(`pid ${server} `))).toBe(true);
+    expect(r.outputTail).toMatch(/killed 1 process the hook left running: pid \d+ sleep 30/);
+  });
+
   it("lint.sh vetoes on lint errors (or only reports with CLANKER_LINT_VETO=0); no linter: exit 0", async () => {
     const d = project({ "package.json": JSON.stringify({ name: "p", scripts: { lint: "node -e \"console.log('src/a.ts:1 no-unused-vars'); process.exit(1)\"" } }) });
     const r = await run("lint.sh", d);

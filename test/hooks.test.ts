@@ -1,11 +1,13 @@
 import { afterAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import path from "node:path";
-import { runCompletionHook, OUTPUT_TAIL_CHARS } from "../src/hooks.js";
+import { execa } from "execa";
+import { runCompletionHook, runRepoHook, OUTPUT_TAIL_CHARS } from "../src/hooks.js";
 import { createTask, getTask, listTasks } from "../src/tasks.js";
 import { callTool } from "../src/tools/table.js";
 import { readEvents } from "../src/events.js";
-import { CLI, alive, cleanupTemp, teamWith, tempDir, until, world, type World } from "./helpers/fixtures.js";
+import { teammateEnv } from "../src/teammates.js";
+import { CLI, ROOT, alive, cleanupTemp, teamWith, tempDir, until, world, type World } from "./helpers/fixtures.js";
 
 afterAll(cleanupTemp);
 
@@ -156,5 +158,161 @@ describe("task_completed hook with big input it does not read", () => {
     await callTool(w.as(), "task_evaluate_plan", { team_name: "t", task_id: "1", action: "approve" });
     const r = await complete(dev);
     expect(r.details.hook).toMatchObject({ outcome: "ok", outputTail: "ignoring stdin" });
+  });
+});
+
+/** True while `pid` runs (a zombie nobody reaps counts as gone: here PID 1 may never reap orphans). */
+function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]);
+  } catch {
+    return false;
+  }
+}
+const pidIn = (repo: string, f: string) => Number(fs.readFileSync(path.join(repo, f), "utf8"));
+/** Waits in the hook until the child it started has written its pid. */
+const waitFor = (f: string) => `while [ ! -s "$PWD/${f}" ]; do sleep 0.05; done`;
+
+describe("task_completed hook: processes that outlive it", () => {
+  // Each starts a child that is still running when the hook exits 2.
+  const cases: Array<[string, string]> = [
+    ["a background child holding the hook's stdout", `sh -c 'echo $$ > "$PWD/child.pid"; exec sleep 30' &`],
+    ["a setsid child (own session) holding the hook's stdout", `setsid sh -c 'echo $$ > "$PWD/child.pid"; exec sleep 30' &`],
+    ["a setsid child with its output elsewhere", `setsid sh -c 'echo $$ > "$PWD/child.pid"; exec sleep 30' >/dev/null 2>&1 </dev/null &`],
+    ["a child that ignores SIGTERM", `sh -c 'trap "" TERM; echo $$ > "$PWD/child.pid"; while :; do sleep 1; done' &`],
+  ];
+  it.each(cases)("%s: the call returns when the hook exits, exit 2 vetoes, the child is killed and reported", async (_name, start) => {
+    const repo = repoWithHook(`${start}\n${waitFor("child.pid")}\necho "hook says no"\nexit 2`);
+    const { w, dev } = await setup(repo, { CLANKER_HOOK_TIMEOUT_MS: "20000" });
+    const t0 = Date.now();
+    const r = await complete(dev);
+    expect(Date.now() - t0).toBeLessThan(2500);
+    const hook = r.details.hook as { outcome: string; exitCode: number; leftovers: string[]; outputTail: string };
+    expect(hook).toMatchObject({ outcome: "veto", exitCode: 2 });
+    expect(getTask(w.as(), "t", "1").status).toBe("in_progress");
+    const child = pidIn(repo, "child.pid");
+    expect(hook.leftovers.some((l) => l.startsWith(`pid ${child} `))).toBe(true);
+    expect(hook.outputTail).toContain("hook says no");
+    expect(hook.outputTail).toMatch(/killed \d+ process(es)? the hook left running: .*pid \d+/);
+    expect(r.text).toMatch(/left running/);
+    await until(() => !running(child), 2000);
+  });
+
+  it("a clean hook reports no leftovers", async () => {
+    const { dev } = await setup(repoWithHook(`sleep 0.1 & wait; echo fine`));
+    const r = await complete(dev);
+    expect(r.details.hook).toMatchObject({ outcome: "ok", outputTail: "fine" });
+    expect((r.details.hook as { leftovers?: string[] }).leftovers).toBeUndefined();
+  });
+
+  it("nothing the hook spawned keeps a Node process alive after the call returns", async () => {
+    const repo = repoWithHook(`setsid sleep 30 & sleep 30 & (sleep 30 >/dev/null 2>&1 &) ; echo bye; exit 2`);
+    // A plain Node script that awaits the runner and then has nothing left to do: it must exit by itself.
+    const script = `import { runCompletionHook } from ${JSON.stringify(path.join(ROOT, "dist", "src", "hooks.js"))};
+const r = await runCompletionHook({ team: "t", task: { id: "1" }, agent: "dev", cwd: ${JSON.stringify(repo)}, timeoutMs: 20000, env: process.env });
+console.log(JSON.stringify(r));`;
+    const t0 = Date.now();
+    const p = await execa(process.execPath, ["--input-type=module", "-e", script], { reject: false, timeout: 10_000 });
+    expect(p.timedOut).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(JSON.parse(p.stdout)).toMatchObject({ outcome: "veto", exitCode: 2, outputTail: expect.stringContaining("bye") });
+  });
+});
+
+describe("task_completed hook: big output", () => {
+  it("a hook printing 40 MiB runs to the end; only a bounded tail is kept; its exit 2 vetoes", async () => {
+    const repo = repoWithHook(`yes "0123456789 verbose test runner output" | head -c ${40 * 1024 * 1024}; echo; echo "1 test FAILED" >&2; sleep 0.2; echo THE-END; exit 2`);
+    const { w, dev } = await setup(repo);
+    const r = await complete(dev);
+    const hook = r.details.hook as { outcome: string; exitCode: number; outputTail: string };
+    expect(hook).toMatchObject({ outcome: "veto", exitCode: 2 });
+    expect(hook.outputTail.length).toBeLessThanOrEqual(OUTPUT_TAIL_CHARS + 1);
+    expect(hook.outputTail.endsWith("THE-END")).toBe(true);
+    expect(hook.outputTail).toContain("1 test FAILED");
+    expect(getTask(w.as(), "t", "1")).toMatchObject({ status: "in_progress", hookFeedback: expect.stringContaining("THE-END") });
+  });
+});
+
+describe("task_completed hook: timeout", () => {
+  it("kills the hook and every descendant, setsid ones and SIGTERM-ignoring ones too, within timeout + 2 s", async () => {
+    const repo = repoWithHook(`trap "" TERM
+setsid sh -c 'echo $$ > "$PWD/child.pid"; exec sleep 60' &
+${waitFor("child.pid")}
+echo $$ > "$PWD/hook.pid"; echo started
+while :; do sleep 1; done`);
+    const { w, dev } = await setup(repo, { CLANKER_HOOK_TIMEOUT_MS: "800" });
+    const t0 = Date.now();
+    const r = await complete(dev);
+    expect(Date.now() - t0).toBeLessThan(800 + 2500);
+    const hook = r.details.hook as { outcome: string; leftovers: string[]; outputTail: string };
+    expect(hook.outcome).toBe("timeout");
+    expect(hook.outputTail).toContain("started");
+    expect(hook.outputTail).toMatch(/timed out after/);
+    const child = pidIn(repo, "child.pid");
+    expect(hook.leftovers.some((l) => l.startsWith(`pid ${child} `))).toBe(true);
+    for (const pid of [child, pidIn(repo, "hook.pid")]) await until(() => !running(pid), 1000);
+    expect(getTask(w.as(), "t", "1").status).toBe("completed");
+  });
+});
+
+describe("task_completed hook: a hook file that cannot run is reported, never silent", () => {
+  const hooksDir = (repo: string) => path.join(repo, ".clanker", "team-hooks");
+  const cases: Array<[string, (repo: string) => void, RegExp]> = [
+    ["a dangling symlink", (repo) => { fs.mkdirSync(hooksDir(repo), { recursive: true }); fs.symlinkSync("../../scripts/gone.sh", path.join(hooksDir(repo), "task_completed.sh")); }, /dangling symlink.*gone\.sh/],
+    ["a symlink loop", (repo) => { fs.mkdirSync(hooksDir(repo), { recursive: true }); fs.symlinkSync("task_completed.sh", path.join(hooksDir(repo), "task_completed.sh")); }, /symlink loop/],
+    ["a directory", (repo) => { fs.mkdirSync(path.join(hooksDir(repo), "task_completed.sh"), { recursive: true }); }, /is a directory/],
+    ["in a hooks directory that is a dangling symlink", (repo) => { fs.mkdirSync(path.join(repo, ".clanker")); fs.symlinkSync("/nonexistent/shared-hooks", hooksDir(repo)); }, /team-hooks is a dangling symlink.*shared-hooks/],
+  ];
+  it.each(cases)("%s", async (_name, make, why) => {
+    const repo = tempDir("clanker-repo-");
+    make(repo);
+    const { w, dev } = await setup(repo);
+    const r = await complete(dev);
+    const hook = r.details.hook as { outcome: string; ran: boolean; outputTail: string };
+    expect(hook).toMatchObject({ outcome: "broken", ran: false });
+    expect(hook.outputTail).toMatch(why);
+    expect(r.text).toMatch(/completion hook is broken and did not run/);
+    expect(r.text).toMatch(why);
+    expect(getTask(w.as(), "t", "1").status).toBe("completed");
+    expect(readEvents(w.as(), "t").find((e) => e.kind === "hook.ran")?.data).toMatchObject({ taskId: "1", outcome: "broken" });
+  });
+});
+
+describe("task_completed hook: killed by a signal", () => {
+  it("is a reported failure naming the signal", async () => {
+    const { w, dev } = await setup(repoWithHook(`echo crashing; kill -SEGV $$`));
+    const r = await complete(dev);
+    expect(r.details.hook).toMatchObject({ outcome: "failed", signal: "SIGSEGV", exitCode: 139 });
+    expect((r.details.hook as { outputTail: string }).outputTail).toMatch(/crashing\n\[hook was killed by SIGSEGV\]/);
+    expect(getTask(w.as(), "t", "1").status).toBe("completed");
+  });
+});
+
+describe("runRepoHook: the one runner for every repo hook", () => {
+  it("runs .clanker/team-hooks/<name>.sh with the payload as $1 and on stdin, the team env plus extraEnv", async () => {
+    const repo = tempDir("clanker-repo-");
+    fs.mkdirSync(path.join(repo, ".clanker", "team-hooks"), { recursive: true });
+    fs.writeFileSync(path.join(repo, ".clanker", "team-hooks", "teammate_idle.sh"), `#!/bin/sh
+printf '%s' "$1" > "$PWD/arg.json"; cat > "$PWD/stdin.json"
+echo "team=$CLANKER_TEAM agent=$CLANKER_AGENT extra=$CLANKER_TEAMMATE run=\${CLANKER_HOOK_RUN:+set}"
+exit 3`, { mode: 0o755 });
+    const payload = { teammate: "dev", note: `"quoted" $(x)` };
+    const r = await runRepoHook("teammate_idle", { team: "t", payload, agent: "team-lead", cwd: repo, timeoutMs: 5000, env: { PATH: process.env.PATH }, extraEnv: { CLANKER_TEAMMATE: "dev" } });
+    expect(r).toMatchObject({ ran: true, outcome: "failed", exitCode: 3, path: path.join(repo, ".clanker", "team-hooks", "teammate_idle.sh"), outputTail: "team=t agent=team-lead extra=dev run=set" });
+    expect(r.durationMs).toBeGreaterThanOrEqual(0);
+    expect(JSON.parse(fs.readFileSync(path.join(repo, "arg.json"), "utf8"))).toEqual(payload);
+    expect(JSON.parse(fs.readFileSync(path.join(repo, "stdin.json"), "utf8"))).toEqual(payload);
+    expect((await runRepoHook("task_created", { team: "t", payload, agent: "x", cwd: repo, timeoutMs: 5000, env: {} })).outcome).toBe("missing");
+    await expect(runRepoHook("../evil", { team: "t", payload, agent: "x", cwd: repo, timeoutMs: 5000, env: {} })).rejects.toThrow(/hook name/);
+  });
+});
+
+describe("the run marker", () => {
+  it("is not passed on to a teammate spawned from inside a hook (the teammate would be killed as the hook's leftover)", () => {
+    const w = world();
+    const env = teammateEnv(w.as("team-lead", { env: { CLANKER_HOOK_RUN: "123.abc", CLANKER_DEFAULT_THINKING_LEVEL: "low" } }), "t", "dev");
+    expect(env).not.toHaveProperty("CLANKER_HOOK_RUN");
+    expect(env).toMatchObject({ CLANKER_DEFAULT_THINKING_LEVEL: "low", CLANKER_AGENT_NAME: "dev" });
   });
 });

@@ -42,7 +42,7 @@ function updateText(r: UpdateResult): string {
   const parts = [r.changed.length ? `Task #${r.task.id} updated (${r.changed.join(", ")}).` : `Task #${r.task.id} unchanged.`];
   if (r.hook) {
     const h = r.hook;
-    const head = { ok: "completion hook passed", veto: "completion hook VETOED completion (exit 2): task is back in_progress", failed: `completion hook failed (exit ${h.exitCode}); the task stays completed`, timeout: "completion hook timed out and was killed", not_executable: "completion hook is not executable and did not run", missing: "", error: "completion hook could not run" }[h.outcome];
+    const head = { ok: "completion hook passed", veto: "completion hook VETOED completion (exit 2): task is back in_progress", failed: `completion hook failed (exit ${h.exitCode}); the task stays completed`, timeout: "completion hook timed out and was killed", not_executable: "completion hook is not executable and did not run", broken: "completion hook is broken and did not run", missing: "", error: "completion hook could not run" }[h.outcome];
     parts.push(`${head}${h.outputTail ? `:\n${h.outputTail}` : "."}`);
   }
   if (r.unblocked.length) parts.push(`Unblocked: ${r.unblocked.map((u) => `#${u.id} "${u.subject}"${u.owner ? ` (${u.owner} notified)` : ""}`).join(", ")}.`);
