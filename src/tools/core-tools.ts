@@ -7,15 +7,33 @@ import { sendMessage, broadcastMessage, readInbox, unreadCount } from "../messag
 import { recoverAbandoned } from "../presence.js";
 import { defineTool } from "./define.js";
 import { TASK_STATUSES } from "../schemas.js";
-import type { Message, Task, TaskSummary } from "../schemas.js";
+import type { Message, Task, TaskStatus, TaskSummary } from "../schemas.js";
 
 const team_name = z.string().describe("Team name");
 const task_id = z.coerce.string().describe("Task id, e.g. \"3\"");
 const idList = z.array(z.coerce.string());
 
-export function fmtTask(t: Task): string {
+/** The status of a task by id, for showing which blockers are still open (undefined: not found). */
+type StatusOf = (id: string) => TaskStatus | undefined;
+const FINISHED: ReadonlySet<TaskStatus | undefined> = new Set(["completed", "deleted"]);
+
+function statusLookup(ctx: Ctx, team: string): StatusOf {
+  const byId = new Map(listTasks(ctx, team, { include_deleted: true }).map((t) => [t.id, t.status]));
+  return (id) => byId.get(id);
+}
+
+/** Blockers still unfinished (a missing one blocks nothing, as in tasks.ts). */
+function openOf(ids: string[], statusOf: StatusOf): string[] {
+  return ids.filter((b) => { const s = statusOf(b); return s !== undefined && !FINISHED.has(s); });
+}
+
+/** One task in full: only unfinished blockers count as "blocked by"; finished ones are listed as done. */
+export function fmtTask(t: Task, statusOf: StatusOf): string {
   const lines = [`#${t.id} [${t.status}] ${t.subject}${t.owner ? ` (owner: ${t.owner})` : ""}`];
-  if (t.blockedBy.length) lines.push(`blocked by: ${t.blockedBy.map((b) => "#" + b).join(", ")}`);
+  const open = openOf(t.blockedBy, statusOf);
+  const finished = t.blockedBy.filter((b) => !open.includes(b)).map((b) => `#${b} ${statusOf(b) === "deleted" ? "deleted" : "done"}`);
+  if (open.length) lines.push(`blocked by: ${open.map((b) => "#" + b).join(", ")}${finished.length ? ` (${finished.join(", ")})` : ""}`);
+  else if (finished.length) lines.push(`not blocked (${finished.join(", ")})`);
   if (t.blocks.length) lines.push(`blocks: ${t.blocks.map((b) => "#" + b).join(", ")}`);
   if (t.activeForm) lines.push(`now: ${t.activeForm}`);
   if (t.description) lines.push("", t.description);
@@ -25,8 +43,9 @@ export function fmtTask(t: Task): string {
   return lines.join("\n");
 }
 
-function fmtSummary(t: TaskSummary): string {
-  return `#${t.id} [${t.status}] ${t.subject}${t.owner ? ` — ${t.owner}` : ""}${t.blockedBy.length ? ` (blocked by ${t.blockedBy.map((b) => "#" + b).join(", ")})` : ""}`;
+function fmtSummary(t: TaskSummary, statusOf: StatusOf): string {
+  const open = openOf(t.blockedBy, statusOf);
+  return `#${t.id} [${t.status}] ${t.subject}${t.owner ? ` — ${t.owner}` : ""}${open.length ? ` (blocked by ${open.map((b) => "#" + b).join(", ")})` : ""}`;
 }
 
 export function fmtMessage(m: Message): string {
@@ -38,14 +57,16 @@ async function sweep(ctx: Ctx, team: string): Promise<string> {
   return rec.map((r) => `Recovered ${r.tasks.map((t) => "#" + t.id).join(", ")}: ${r.reason}.`).join("\n");
 }
 
-function updateText(r: UpdateResult): string {
+function updateText(r: UpdateResult, me: string): string {
   const parts = [r.changed.length ? `Task #${r.task.id} updated (${r.changed.join(", ")}).` : `Task #${r.task.id} unchanged.`];
   if (r.hook) {
     const h = r.hook;
     const head = { ok: "completion hook passed", veto: "completion hook VETOED completion (exit 2): task is back in_progress", failed: `completion hook failed (exit ${h.exitCode}); the task stays completed`, timeout: "completion hook timed out and was killed", not_executable: "completion hook is not executable and did not run", missing: "", error: "completion hook could not run" }[h.outcome];
     parts.push(`${head}${h.outputTail ? `:\n${h.outputTail}` : "."}`);
   }
-  if (r.unblocked.length) parts.push(`Unblocked: ${r.unblocked.map((u) => `#${u.id} "${u.subject}"${u.owner ? ` (${u.owner} notified)` : ""}`).join(", ")}.`);
+  const ready = new Set(r.ready ?? []);
+  const told = (u: TaskSummary) => (u.owner === me ? (ready.has(u.id) ? " (yours; plan approved: start it now)" : " (yours)") : u.owner ? ` (${u.owner} ${ready.has(u.id) ? "told to start: plan approved" : "notified"})` : "");
+  if (r.unblocked.length) parts.push(`Unblocked: ${r.unblocked.map((u) => `#${u.id} "${u.subject}"${told(u)}`).join(", ")}.`);
   parts.push(`Status: ${r.task.status}${r.task.owner ? `, owner: ${r.task.owner}` : ""}.`);
   return parts.join("\n");
 }
@@ -94,7 +115,8 @@ export const coreTools = [
     example: { team_name: "checkout-rewrite", subject: "Add cart API tests", description: "Cover POST /cart and DELETE /cart/:id", blocked_by: ["1"] },
     async run(ctx, a) {
       const t = await createTask(ctx, a.team_name, a);
-      return { text: `Task #${t.id} created${t.owner ? `, assigned to ${t.owner}` : ""}${t.blockedBy.length ? `, blocked by ${t.blockedBy.map((b) => "#" + b).join(", ")}` : ""}.`, details: { task: t } };
+      const open = t.blockedBy.length ? openOf(t.blockedBy, statusLookup(ctx, a.team_name)) : [];
+      return { text: `Task #${t.id} created${t.owner ? `, assigned to ${t.owner}` : ""}${open.length ? `, blocked by ${open.map((b) => "#" + b).join(", ")}` : ""}.`, details: { task: t } };
     },
   }),
   defineTool({
@@ -105,7 +127,8 @@ export const coreTools = [
     async run(ctx, a) {
       const note = await sweep(ctx, a.team_name);
       const tasks = listTasks(ctx, a.team_name, a);
-      const body = tasks.length ? tasks.map(fmtSummary).join("\n") : "No tasks match.";
+      const statusOf = tasks.some((t) => t.blockedBy.length) ? statusLookup(ctx, a.team_name) : () => undefined;
+      const body = tasks.length ? tasks.map((t) => fmtSummary(t, statusOf)).join("\n") : "No tasks match.";
       return { text: note ? `${note}\n${body}` : body, details: { tasks } };
     },
   }),
@@ -116,7 +139,8 @@ export const coreTools = [
     example: { team_name: "checkout-rewrite", task_id: "3" },
     async run(ctx, a) {
       const t = getTask(ctx, a.team_name, a.task_id);
-      return { text: fmtTask(t), details: { task: t } };
+      const statusOf = statusLookup(ctx, a.team_name);
+      return { text: fmtTask(t, statusOf), details: { task: t, openBlockers: openOf(t.blockedBy, statusOf) } };
     },
   }),
   defineTool({
@@ -131,7 +155,7 @@ export const coreTools = [
     example: { team_name: "checkout-rewrite", task_id: "3", status: "completed" },
     async run(ctx, a) {
       const r = await updateTask(ctx, a.team_name, a.task_id, a);
-      return { text: updateText(r), details: { task: r.task, changed: r.changed, unblocked: r.unblocked, hook: r.hook, vetoed: !!r.vetoed } };
+      return { text: updateText(r, ctx.actor), details: { task: r.task, changed: r.changed, unblocked: r.unblocked, hook: r.hook, vetoed: !!r.vetoed } };
     },
   }),
   defineTool({
@@ -142,7 +166,7 @@ export const coreTools = [
     async run(ctx, a) {
       const note = await sweep(ctx, a.team_name);
       const r = await claimTask(ctx, a.team_name, a.task_id);
-      const text = r.task ? `Claimed:\n${fmtTask(r.task)}` : `Nothing to claim: ${r.reason}.`;
+      const text = r.task ? `Claimed:\n${fmtTask(r.task, statusLookup(ctx, a.team_name))}` : `Nothing to claim: ${r.reason}.`;
       return { text: note ? `${note}\n${text}` : text, details: { task: r.task ?? null, reason: r.reason } };
     },
   }),
