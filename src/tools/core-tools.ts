@@ -12,6 +12,9 @@ import type { Message, Task, TaskStatus, TaskSummary } from "../schemas.js";
 const team_name = z.string().describe("Team name");
 const task_id = z.coerce.string().describe("Task id, e.g. \"3\"");
 const idList = z.array(z.coerce.string());
+const content = z.string().describe("Full message");
+const summary = z.string().describe("5-10 word preview");
+const color = z.string().optional().describe("Display color");
 
 /** The status of a task by id, for showing which blockers are still open (undefined: not found). */
 type StatusOf = (id: string) => TaskStatus | undefined;
@@ -75,7 +78,7 @@ export const coreTools = [
   defineTool({
     name: "team_create", label: "Create team", roles: ["lead"],
     description: "Create a team; you become its lead (team-lead).",
-    params: z.object({ team_name, description: z.string().optional(), default_model: z.string().optional().describe("Model for teammates unless spawn_teammate names one") }),
+    params: z.object({ team_name, description: z.string().optional().describe("What the team is for"), default_model: z.string().optional().describe("Model for teammates unless spawn_teammate names one") }),
     example: { team_name: "checkout-rewrite", description: "Rewrite the checkout flow" },
     async run(ctx, a) {
       const cfg = await createTeam(ctx, a);
@@ -109,7 +112,7 @@ export const coreTools = [
     description: "Create a task. Setting owner assigns it and messages that member.",
     params: z.object({
       team_name, subject: z.string().describe("One-line title"), description: z.string().describe("What to do and how to know it is done"),
-      status: z.enum(["pending", "planning", "in_progress"]).optional(), owner: z.string().optional(),
+      status: z.enum(["pending", "planning", "in_progress"]).optional().describe("Default pending"), owner: z.string().optional().describe("Member to assign it to"),
       blocked_by: idList.optional().describe("Ids of tasks that must complete first"),
     }),
     example: { team_name: "checkout-rewrite", subject: "Add cart API tests", description: "Cover POST /cart and DELETE /cart/:id", blocked_by: ["1"] },
@@ -122,7 +125,7 @@ export const coreTools = [
   defineTool({
     name: "task_list", label: "List tasks", roles: ["lead", "teammate"],
     description: "List tasks (deleted ones hidden unless status is \"deleted\"). Filter by status or owner.",
-    params: z.object({ team_name, status: z.enum(TASK_STATUSES).optional(), owner: z.string().optional() }),
+    params: z.object({ team_name, status: z.enum(TASK_STATUSES).optional().describe("Only this status"), owner: z.string().optional().describe("Only this owner; \"\" = unowned") }),
     example: { team_name: "checkout-rewrite", status: "pending" },
     async run(ctx, a) {
       const note = await sweep(ctx, a.team_name);
@@ -148,9 +151,9 @@ export const coreTools = [
     description: "Change only the given fields. Completing runs the repo's completion hook; an unfinished blocker prevents start/complete. owner \"\" unassigns.",
     params: z.object({
       team_name, task_id,
-      status: z.enum(TASK_STATUSES).optional(), owner: z.string().optional(), subject: z.string().optional(),
-      description: z.string().optional(), active_form: z.string().optional().describe("What you are doing now, e.g. \"Running tests\""),
-      add_blocked_by: idList.optional(), remove_blocked_by: idList.optional(),
+      status: z.enum(TASK_STATUSES).optional().describe("New status"), owner: z.string().optional().describe("New owner; \"\" unassigns"), subject: z.string().optional().describe("New title"),
+      description: z.string().optional().describe("New description"), active_form: z.string().optional().describe("What you are doing now, e.g. \"Running tests\""),
+      add_blocked_by: idList.optional().describe("Ids of tasks to wait for"), remove_blocked_by: idList.optional().describe("Ids to stop waiting for"),
     }),
     example: { team_name: "checkout-rewrite", task_id: "3", status: "completed" },
     async run(ctx, a) {
@@ -173,7 +176,7 @@ export const coreTools = [
   defineTool({
     name: "task_release", label: "Release task", roles: ["lead", "teammate"],
     description: "Give a claimed task back (pending, unowned).",
-    params: z.object({ team_name, task_id, reason: z.string().optional() }),
+    params: z.object({ team_name, task_id, reason: z.string().optional().describe("Why; the lead is told") }),
     example: { team_name: "checkout-rewrite", task_id: "3", reason: "needs DB access I do not have" },
     async run(ctx, a) {
       const t = await releaseTask(ctx, a.team_name, a.task_id, a.reason);
@@ -183,7 +186,7 @@ export const coreTools = [
   defineTool({
     name: "send_message", label: "Send message", roles: ["lead", "teammate"],
     description: "Message one team member (team-lead is always valid).",
-    params: z.object({ team_name, recipient: z.string(), content: z.string(), summary: z.string().describe("5-10 word preview"), color: z.string().optional() }),
+    params: z.object({ team_name, recipient: z.string().describe("Member name"), content, summary, color }),
     example: { team_name: "checkout-rewrite", recipient: "backend-dev", content: "Please also cover refunds.", summary: "Add refund tests" },
     async run(ctx, a) {
       const m = await sendMessage(ctx, a.team_name, a);
@@ -193,7 +196,7 @@ export const coreTools = [
   defineTool({
     name: "broadcast_message", label: "Broadcast", roles: ["lead", "teammate"],
     description: "Message every team member except you.",
-    params: z.object({ team_name, content: z.string(), summary: z.string(), color: z.string().optional() }),
+    params: z.object({ team_name, content, summary, color }),
     example: { team_name: "checkout-rewrite", content: "Freeze: no pushes to main until 15:00.", summary: "Merge freeze" },
     async run(ctx, a) {
       const sent = await broadcastMessage(ctx, a.team_name, a);
@@ -203,7 +206,7 @@ export const coreTools = [
   defineTool({
     name: "read_inbox", label: "Read inbox", roles: ["lead", "teammate"],
     description: "Read your inbox (unread only by default; marks them read). The lead may inspect another member's inbox without marking it.",
-    params: z.object({ team_name, agent_name: z.string().optional(), unread_only: z.boolean().optional().describe("Default true") }),
+    params: z.object({ team_name, agent_name: z.string().optional().describe("Lead only: whose inbox to inspect"), unread_only: z.boolean().optional().describe("Default true") }),
     example: { team_name: "checkout-rewrite" },
     async run(ctx, a) {
       const r = await readInbox(ctx, a.team_name, a);
@@ -214,7 +217,7 @@ export const coreTools = [
   defineTool({
     name: "task_submit_plan", label: "Submit plan", roles: ["lead", "teammate"],
     description: "Submit your plan for a task (status planning); the lead approves or rejects it.",
-    params: z.object({ team_name, task_id, plan: z.string() }),
+    params: z.object({ team_name, task_id, plan: z.string().describe("Numbered steps") }),
     example: { team_name: "checkout-rewrite", task_id: "3", plan: "1. Add fixtures\n2. Test POST /cart\n3. Test DELETE /cart/:id" },
     async run(ctx, a) {
       const t = await submitPlan(ctx, a.team_name, a.task_id, a.plan);
@@ -224,7 +227,7 @@ export const coreTools = [
   defineTool({
     name: "task_evaluate_plan", label: "Evaluate plan", roles: ["lead"],
     description: "Approve or reject a submitted plan (reject needs feedback).",
-    params: z.object({ team_name, task_id, action: z.enum(["approve", "reject"]), feedback: z.string().optional() }),
+    params: z.object({ team_name, task_id, action: z.enum(["approve", "reject"]).describe("Decision"), feedback: z.string().optional().describe("What to change; required to reject") }),
     example: { team_name: "checkout-rewrite", task_id: "3", action: "approve" },
     async run(ctx, a) {
       const { task, note } = await evaluatePlan(ctx, a.team_name, a.task_id, a.action, a.feedback);

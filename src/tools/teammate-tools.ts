@@ -10,10 +10,10 @@ const agent_name = z.string().describe("Teammate name");
 export const teammateTools = [
   defineTool({
     name: "spawn_teammate", label: "Spawn teammate", roles: ["lead"],
-    description: "Start a teammate agent in a pane next to yours. prompt is its first message.",
+    description: "Start a teammate agent in a pane next to yours.",
     params: z.object({
-      team_name, name: z.string().describe("Unique name, e.g. \"backend-dev\""), prompt: z.string(), cwd: z.string().describe("Working directory"),
-      model: z.string().optional(), thinking: z.enum(THINKING_LEVELS).optional(),
+      team_name, name: z.string().describe("Unique name, e.g. \"backend-dev\""), prompt: z.string().describe("Its assignment (first message)"), cwd: z.string().describe("Working directory"),
+      model: z.string().optional().describe("provider/model; default: the team's"), thinking: z.enum(THINKING_LEVELS).optional().describe("Thinking level"),
       plan_mode_required: z.boolean().optional().describe("Must get a plan approved before edit/write/bash"),
     }),
     example: { team_name: "checkout-rewrite", name: "backend-dev", prompt: "Claim and do the API tasks; report to team-lead.", cwd: "." },
