@@ -115,7 +115,8 @@ export const coreTools = [
       status: z.enum(["pending", "planning", "in_progress"]).optional().describe("Default pending"), owner: z.string().optional().describe("Member to assign it to"),
       blocked_by: idList.optional().describe("Ids of tasks that must complete first"),
     }),
-    example: { team_name: "checkout-rewrite", subject: "Add cart API tests", description: "Cover POST /cart and DELETE /cart/:id", blocked_by: ["1"] },
+    example: { team_name: "checkout-rewrite", subject: "Cart API", description: "POST /cart and DELETE /cart/:id" },
+    moreExamples: [{ team_name: "checkout-rewrite", subject: "Cart API tests", description: "Cover POST /cart and DELETE /cart/:id", owner: "backend-dev", blocked_by: ["1"] }],
     async run(ctx, a) {
       const t = await createTask(ctx, a.team_name, a);
       const open = t.blockedBy.length ? openOf(t.blockedBy, statusLookup(ctx, a.team_name)) : [];
@@ -139,7 +140,7 @@ export const coreTools = [
     name: "task_get", label: "Get task", roles: ["lead", "teammate"],
     description: "Show one task in full.",
     params: z.object({ team_name, task_id }),
-    example: { team_name: "checkout-rewrite", task_id: "3" },
+    example: { team_name: "checkout-rewrite", task_id: "2" },
     async run(ctx, a) {
       const t = getTask(ctx, a.team_name, a.task_id);
       const statusOf = statusLookup(ctx, a.team_name);
@@ -155,7 +156,7 @@ export const coreTools = [
       description: z.string().optional().describe("New description"), active_form: z.string().optional().describe("What you are doing now, e.g. \"Running tests\""),
       add_blocked_by: idList.optional().describe("Ids of tasks to wait for"), remove_blocked_by: idList.optional().describe("Ids to stop waiting for"),
     }),
-    example: { team_name: "checkout-rewrite", task_id: "3", status: "completed" },
+    example: { team_name: "checkout-rewrite", task_id: "1", status: "completed" },
     async run(ctx, a) {
       const r = await updateTask(ctx, a.team_name, a.task_id, a);
       return { text: updateText(r, ctx.actor), details: { task: r.task, changed: r.changed, unblocked: r.unblocked, hook: r.hook, vetoed: !!r.vetoed } };
@@ -177,7 +178,7 @@ export const coreTools = [
     name: "task_release", label: "Release task", roles: ["lead", "teammate"],
     description: "Give a claimed task back (pending, unowned).",
     params: z.object({ team_name, task_id, reason: z.string().optional().describe("Why; the lead is told") }),
-    example: { team_name: "checkout-rewrite", task_id: "3", reason: "needs DB access I do not have" },
+    example: { team_name: "checkout-rewrite", task_id: "1", reason: "needs DB access I do not have" },
     async run(ctx, a) {
       const t = await releaseTask(ctx, a.team_name, a.task_id, a.reason);
       return { text: `Task #${t.id} released; it is pending again.`, details: { task: t } };
@@ -218,7 +219,7 @@ export const coreTools = [
     name: "task_submit_plan", label: "Submit plan", roles: ["lead", "teammate"],
     description: "Submit your plan for a task (status planning); the lead approves or rejects it.",
     params: z.object({ team_name, task_id, plan: z.string().describe("Numbered steps") }),
-    example: { team_name: "checkout-rewrite", task_id: "3", plan: "1. Add fixtures\n2. Test POST /cart\n3. Test DELETE /cart/:id" },
+    example: { team_name: "checkout-rewrite", task_id: "2", plan: "1. Add fixtures\n2. Test POST /cart\n3. Test DELETE /cart/:id" },
     async run(ctx, a) {
       const t = await submitPlan(ctx, a.team_name, a.task_id, a.plan);
       return { text: `Plan for task #${t.id} submitted; wait for the lead's decision in your inbox.`, details: { task: t } };
@@ -228,7 +229,7 @@ export const coreTools = [
     name: "task_evaluate_plan", label: "Evaluate plan", roles: ["lead"],
     description: "Approve or reject a submitted plan (reject needs feedback).",
     params: z.object({ team_name, task_id, action: z.enum(["approve", "reject"]).describe("Decision"), feedback: z.string().optional().describe("What to change; required to reject") }),
-    example: { team_name: "checkout-rewrite", task_id: "3", action: "approve" },
+    example: { team_name: "checkout-rewrite", task_id: "2", action: "approve" },
     async run(ctx, a) {
       const { task, note } = await evaluatePlan(ctx, a.team_name, a.task_id, a.action, a.feedback);
       return { text: `Plan for task #${task.id} ${a.action === "approve" ? "approved" : "rejected"}${note ? ` (${note})` : ""}; status ${task.status}.`, details: { task } };

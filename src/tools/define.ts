@@ -20,8 +20,10 @@ export interface ToolDef<S extends z.ZodObject = z.ZodObject> {
   params: S;
   /** Who gets the tool inside the agent. */
   roles: Role[];
-  /** An example call for docs/reference.md. */
+  /** An example call: shown in error messages and docs/reference.md. The reference's examples run in order as one session (test/docs.test.ts). */
   example: z.input<S>;
+  /** Further example calls for docs/reference.md, run after `example`. */
+  moreExamples?: z.input<S>[];
   run(ctx: Ctx, args: z.output<S>): Promise<ToolResult>;
 }
 

@@ -17,6 +17,7 @@ export const teammateTools = [
       plan_mode_required: z.boolean().optional().describe("Must get a plan approved before edit/write/bash"),
     }),
     example: { team_name: "checkout-rewrite", name: "backend-dev", prompt: "Claim and do the API tasks; report to team-lead.", cwd: "." },
+    moreExamples: [{ team_name: "checkout-rewrite", name: "frontend-dev", prompt: "Build the cart page.", cwd: ".", model: "anthropic/claude-sonnet-4", thinking: "low", plan_mode_required: true }],
     async run(ctx, a) {
       const r = await spawnTeammate(ctx, a.team_name, a);
       const where = `${r.pane.kind} pane ${r.pane.paneId}${r.pane.pid ? ` (pid ${r.pane.pid})` : ""}`;
@@ -37,7 +38,7 @@ export const teammateTools = [
     name: "force_kill_teammate", label: "Kill teammate", roles: ["lead"],
     description: "Kill a teammate's pane and process now, remove it, and put its unfinished tasks back to pending.",
     params: z.object({ team_name, agent_name }),
-    example: { team_name: "checkout-rewrite", agent_name: "backend-dev" },
+    example: { team_name: "checkout-rewrite", agent_name: "frontend-dev" },
     async run(ctx, a) {
       const r = await forceKillTeammate(ctx, a.team_name, a.agent_name);
       return { text: `${a.agent_name} killed${r.actions.length ? ` (${r.actions.join("; ")})` : ""} and removed.${r.releasedTasks.length ? ` Tasks back to pending: ${r.releasedTasks.map((t) => "#" + t).join(", ")}.` : ""}`, details: r };

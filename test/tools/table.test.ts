@@ -91,7 +91,7 @@ describe("parseArgs", () => {
     expect(err("task_list", JSON.parse('{"team_name":"t","__proto__":{"status":"x"}}')).message).toMatch(/unknown argument "__proto__"/);
   });
   it.each(tools.map((t) => [t.name, t] as const))("%s: every known key of its schema passes the unknown-key check", (_n, tool) => {
-    expect(() => parseArgs(tool, tool.example)).not.toThrow();
+    for (const ex of [tool.example, ...(tool.moreExamples ?? [])]) expect(() => parseArgs(tool, ex)).not.toThrow();
     const s = jsonSchema(tool) as { properties: Record<string, unknown> };
     expect(Object.keys(s.properties)).toEqual(Object.keys(tool.params.shape));
     expect(JSON.stringify(s)).not.toContain("additionalProperties");
