@@ -38,6 +38,7 @@ export function renderReference(): string {
     "`clanker-teams call <tool> '<json>' [--as NAME]`. Each returns a short text for",
     "the model and a `details` object (the CLI prints both as JSON). The examples",
     "form one session: run in order on a fresh data dir, each works as written.",
+    "An unknown argument is refused, naming the closest known one (\"did you mean …\").",
     "",
     "| tool | who | what |",
     "| --- | --- | --- |",
