@@ -27,7 +27,7 @@ const hex = (ch: string) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().p
  */
 function hiddenKind(ch: string): string | undefined {
   if (/\p{Cc}/u.test(ch)) return "a control character (newline, tab, NUL…)";
-  if (/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.test(ch)) return "a bidirectional-text control (it reorders what is shown)";
+  if (/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.test(ch)) return "a bidirectional-text control";
   if (/[\p{Zl}\p{Zp}]/u.test(ch)) return "a line or paragraph separator";
   if (/[\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/u.test(ch)) return "an invisible character";
   if (/\p{Zs}/u.test(ch) && ch !== " ") return "a space other than the plain space";
@@ -53,7 +53,7 @@ export function validateName(field: string, raw: unknown): string {
   if (Buffer.byteLength(value) > MAX_NAME_BYTES) throw invalid(field, `is ${Buffer.byteLength(value)} bytes in UTF-8; use at most ${MAX_NAME_BYTES} (fewer emoji or non-Latin characters)`);
   for (let i = 0; i < chars.length; i++) {
     const kind = hiddenKind(chars[i]!);
-    if (kind) throw invalid(field, `contains ${hex(chars[i]!)}, ${kind}, at character ${i + 1}; ${kind.includes("space") ? "use a plain space or '-'" : "remove it"}: a name must show every character it has`);
+    if (kind) throw invalid(field, `contains ${kind} (${hex(chars[i]!)}) at character ${i + 1}; ${kind.includes("space") ? "use a plain space or '-'" : "remove it"}: a name must show every character it has`);
   }
   if (/[\\/]/.test(value)) throw invalid(field, `must not contain '/' or '\\' (got ${JSON.stringify(value)}); use '-' instead`);
   if (value === "." || value === ".." || value.startsWith(".")) throw invalid(field, `must not start with '.' (got ${JSON.stringify(value)})`);
