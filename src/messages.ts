@@ -331,9 +331,13 @@ async function markAllRead(ctx: Ctx, team: string, agent: string, unreadOnly: bo
   });
   if (result.newlyRead) {
     await withLock(ctx.paths.messageIndex(team), () => {
-      const idx = (readJson<{ agents: Record<string, { read: number; archived: number; lastReadAt: string }> }>(ctx.paths.messageIndex(team)) ?? { agents: {} });
-      const prev = idx.agents[agent] ?? { read: 0, archived: 0, lastReadAt: "" };
-      idx.agents[agent] = { read: result.total, archived: prev.archived + result.archived, lastReadAt: new Date(ctx.now()).toISOString() };
+      type Counts = { read: number; archived: number; lastReadAt: string };
+      const idx = readJson<{ agents?: Record<string, Counts> }>(ctx.paths.messageIndex(team)) ?? {};
+      // Keyed by member names: a map without a prototype, so "__proto__" or "constructor" is just a name.
+      const agents: Record<string, Counts> = Object.assign(Object.create(null), typeof idx.agents === "object" && idx.agents ? idx.agents : {});
+      const prev = agents[agent] ?? { read: 0, archived: 0, lastReadAt: "" };
+      agents[agent] = { read: result.total, archived: (Number(prev.archived) || 0) + result.archived, lastReadAt: new Date(ctx.now()).toISOString() };
+      idx.agents = agents;
       writeJson(ctx.paths.messageIndex(team), idx, { fsync: false });
     }).catch(() => undefined); // the index is derived data: never fail a read for it
     await appendEvent(ctx, team, "message.read", { agent, count: result.newlyRead, ids: result.messages.filter((m) => m.read).slice(-50).map((m) => m.id) });

@@ -429,6 +429,8 @@ export interface UpdateResult {
   changed: string[];
   /** Tasks that became unblocked because this one completed. */
   unblocked: TaskSummary[];
+  /** Of those, the ids whose plan is approved: their owners were told to start. */
+  ready?: string[];
   hook?: import("./context.js").HookResult;
   vetoed?: boolean;
 }
@@ -539,15 +541,23 @@ async function afterCompleted(ctx: Ctx, team: string, cfgTimeout: number | undef
     }
   }
   // Which dependents did this completion unblock? Read from their files, no lock.
+  // One whose plan was approved while it was blocked stayed pending (evaluatePlan): its owner may start it now.
+  const ready = new Set<string>();
   for (const depId of task.blocks) {
     const dep = readVisible(ctx, team, depId)?.task;
-    if (!dep || FINISHED.has(dep.status)) continue;
-    if (openBlockers(ctx, team, dep).length === 0) result.unblocked.push(summaryOf(dep));
+    if (!dep || FINISHED.has(dep.status) || openBlockers(ctx, team, dep).length) continue;
+    result.unblocked.push(summaryOf(dep));
+    if (dep.status === "pending" && dep.owner && dep.planStatus === "approved") ready.add(dep.id);
   }
-  if (result.unblocked.length) await appendEvent(ctx, team, "task.unblocked", { by: task.id, ids: result.unblocked.map((d) => d.id) });
+  result.ready = [...ready];
+  if (result.unblocked.length) await appendEvent(ctx, team, "task.unblocked", { by: task.id, ids: result.unblocked.map((d) => d.id), ...(ready.size ? { ready: [...ready] } : {}) });
   for (const dep of result.unblocked) {
-    if (dep.owner && dep.owner !== ctx.actor) {
-      await notify(ctx, team, dep.owner, `Task #${dep.id} is unblocked`, `Task #${dep.id} "${dep.subject}" is now unblocked: #${task.id} "${task.subject}" was completed by ${ctx.actor}.`, "task_unblocked");
+    if (!dep.owner || dep.owner === ctx.actor) continue;
+    const why = `#${task.id} "${task.subject}" was completed by ${ctx.actor}`;
+    if (ready.has(dep.id)) {
+      await notify(ctx, team, dep.owner, `Task #${dep.id} can start now`, `Task #${dep.id} "${dep.subject}" can start now: its plan is approved and its last blocker is done (${why}). Set it in_progress with task_update (task_id "${dep.id}", status "in_progress") and implement the plan.`, "task_ready");
+    } else {
+      await notify(ctx, team, dep.owner, `Task #${dep.id} is unblocked`, `Task #${dep.id} "${dep.subject}" is now unblocked: ${why}.`, "task_unblocked");
     }
   }
 }

@@ -7,6 +7,7 @@ import { appendEvent } from "./events.js";
 import { TeamConfigSchema, parseWith, type Member, type TeamConfig } from "./schemas.js";
 import { readJson, readJsonCached, removeTree, writeJson } from "./store/json-file.js";
 import { withLock } from "./store/lock.js";
+import { lookAlikes, skeleton } from "./store/confusables.js";
 import { LEAD_NAME, validateName } from "./store/paths.js";
 import { startTeamTickets } from "./task-ids.js";
 
@@ -81,9 +82,10 @@ export async function deleteTeam(ctx: Ctx, team: string): Promise<void> {
   });
 }
 
-/** Finds a member by exact name. */
+/** Finds a member by exact name (in NFC, as names are stored). */
 export function findMember(cfg: TeamConfig, name: string): Member | undefined {
-  return cfg.members.find((m) => m.name === name);
+  const n = name.normalize("NFC");
+  return cfg.members.find((m) => m.name === n);
 }
 
 /** Member names; the lead is always included. */
@@ -93,11 +95,31 @@ export function memberNames(cfg: TeamConfig): string[] {
   return names;
 }
 
-/** Fails unless `name` is a member (team-lead always is), listing the members. */
-export function requireMember(cfg: TeamConfig, field: string, name: string): string {
-  validateName(field, name);
+/**
+ * The member (or team-lead) whose name `name` cannot be told apart from:
+ * the same ignoring case, or the same confusables skeleton. Exact matches come first.
+ */
+export function lookAlikeOf(cfg: TeamConfig, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  const skel = skeleton(name);
+  const names = memberNames(cfg);
+  return names.find((n) => n === name) ?? names.find((n) => n.toLowerCase() === lower || skeleton(n) === skel);
+}
+
+/** Why two names look alike, for error messages: `(U+0435 looks like "e")`, or "". */
+function lookAlikeWhy(name: string, other: string): string {
+  if (name.toLowerCase() === other.toLowerCase()) return " (names are case-insensitive)";
+  const chars = lookAlikes(name);
+  return chars.length ? ` (${chars.join(", ")})` : "";
+}
+
+/** Fails unless `name` is a member (team-lead always is), listing the members; returns the name in NFC. */
+export function requireMember(cfg: TeamConfig, field: string, raw: string): string {
+  const name = validateName(field, raw);
   if (name === LEAD_NAME || findMember(cfg, name)) return name;
-  throw new TeamsError("NOT_FOUND", `${field}: "${name}" is not a member of team "${cfg.name}"; members: ${memberNames(cfg).join(", ")}.`, { field, members: memberNames(cfg) });
+  const like = lookAlikeOf(cfg, name);
+  const hint = like ? ` It only looks like member "${like}"${lookAlikeWhy(name, like)}: use "${like}" if you meant it.` : "";
+  throw new TeamsError("NOT_FOUND", `${field}: "${name}" is not a member of team "${cfg.name}"; members: ${memberNames(cfg).join(", ")}.${hint}`, { field, members: memberNames(cfg), ...(like ? { lookAlike: like } : {}) });
 }
 
 /** True when the caller is the team's lead. */
@@ -106,22 +128,29 @@ export function isLead(cfg: TeamConfig, actor: string): boolean {
 }
 
 /**
- * Adds a member; names are unique case-insensitively so they stay distinct on
- * any file system. `replace`: the agentId of the member of that name to
- * replace (a dead teammate); if it is no longer that one (another spawn
- * replaced it meanwhile), the name is taken.
+ * Adds a member; a name that cannot be told apart from another member's or
+ * team-lead (same ignoring case, or a look-alike: confusables.ts) is refused,
+ * so names stay distinct on any file system and to anyone reading "From …".
+ * `replace`: the agentId of the member of that name to replace (a dead
+ * teammate); if it is no longer that one (another spawn replaced it
+ * meanwhile), the name is taken.
  */
 export async function addMember(ctx: Ctx, team: string, member: Partial<Member> & { name: string; role: Member["role"] }, opts: { replace?: string } = {}): Promise<Member> {
   const name = validateName("name", member.name);
   const m = await updateTeam(ctx, team, (cfg) => {
-    const clash = cfg.members.find((x) => x.name.toLowerCase() === name.toLowerCase());
+    const like = lookAlikeOf(cfg, name);
+    const clash = like === undefined ? undefined : findMember(cfg, like);
     if (clash && opts.replace !== undefined && clash.name === name && clash.agentId !== opts.replace) {
       throw new TeamsError("CONFLICT", `name: "${name}" was replaced by another spawn meanwhile; check_teammate shows it`, { name });
     }
-    if (clash && !(opts.replace !== undefined && clash.name === name)) {
-      throw invalid("name", `"${name}" is already taken by member "${clash.name}" (names are case-insensitive); choose another name`);
+    if (like !== undefined && (like === LEAD_NAME || clash?.role === "lead")) {
+      throw invalid("name", like === name ? `"${name}" is the lead; choose another name` : `"${name}" looks like the lead "${like}"${lookAlikeWhy(name, like)}; choose a clearly different name`);
     }
-    if (clash && clash.role === "lead") throw invalid("name", `"${name}" is the lead; choose another name`);
+    if (like !== undefined && !(opts.replace !== undefined && like === name)) {
+      throw invalid("name", like.toLowerCase() === name.toLowerCase()
+        ? `"${name}" is already taken by member "${like}" (names are case-insensitive); choose another name`
+        : `"${name}" looks like member "${like}"${lookAlikeWhy(name, like)}; choose a clearly different name`);
+    }
     const full: Member = { ...member, name, agentId: member.agentId ?? nanoid(12), joinedAt: member.joinedAt ?? ctx.now() };
     cfg.members = cfg.members.filter((x) => x.name !== name).concat(full);
     return full;
@@ -131,7 +160,8 @@ export async function addMember(ctx: Ctx, team: string, member: Partial<Member> 
 }
 
 /** Removes a member (the lead cannot be removed). Returns whether it existed. */
-export async function removeMember(ctx: Ctx, team: string, name: string, reason?: string): Promise<boolean> {
+export async function removeMember(ctx: Ctx, team: string, raw: string, reason?: string): Promise<boolean> {
+  const name = raw.normalize("NFC");
   if (name === LEAD_NAME) throw invalid("agent_name", "the lead cannot be removed; use team_delete to end the team");
   const existed = await updateTeam(ctx, team, (cfg) => {
     const before = cfg.members.length;

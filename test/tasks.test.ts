@@ -331,6 +331,45 @@ describe("dependencies", () => {
   });
 });
 
+describe("approved plan on a blocked task", () => {
+  it("when its last blocker completes, the owner is told it can start now, and the event log records it", async () => {
+    const w = await setup();
+    await createTask(w.as(), "t", { subject: "Schema", description: "" });
+    await createTask(w.as(), "t", { subject: "Migrate", description: "" });
+    await createTask(w.as(), "t", { subject: "Deploy", description: "", owner: "qa", blocked_by: ["1", "2"] });
+    await submitPlan(w.as("qa"), "t", "3", "1. deploy");
+    const { task, note } = await evaluatePlan(w.as(), "t", "3", "approve");
+    expect(task.status).toBe("pending");
+    expect(note).toMatch(/still blocked by #1, #2/);
+    await inbox(w, "qa");
+    // The first blocker done: still blocked, nothing to tell.
+    expect((await updateTask(w.as("dev"), "t", "1", { status: "completed" })).unblocked).toEqual([]);
+    expect(await inbox(w, "qa")).toEqual([]);
+    const r = await updateTask(w.as("dev"), "t", "2", { status: "completed" });
+    expect(r.unblocked.map((u) => u.id)).toEqual(["3"]);
+    expect(r.ready).toEqual(["3"]);
+    const qa = await inbox(w, "qa");
+    expect(qa).toHaveLength(1);
+    expect(qa[0]).toMatchObject({ kind: "task_ready", from: "dev", summary: "Task #3 can start now" });
+    expect(qa[0].content).toMatch(/^Task #3 "Deploy" can start now: its plan is approved and its last blocker is done \(#2 "Migrate" was completed by dev\)/);
+    const ev = readEvents(w.as(), "t").filter((e) => e.kind === "task.unblocked");
+    expect(ev.at(-1)?.data).toMatchObject({ by: "2", ids: ["3"], ready: ["3"] });
+    // The owner starts it as told; plan mode sees an approved, in-progress task.
+    expect((await updateTask(w.as("qa"), "t", "3", { status: "in_progress" })).task).toMatchObject({ status: "in_progress", planStatus: "approved" });
+  });
+
+  it("a blocked task without an approved plan gets the plain unblocked message", async () => {
+    const w = await setup();
+    await createTask(w.as(), "t", { subject: "Base", description: "" });
+    await createTask(w.as(), "t", { subject: "Top", description: "", owner: "qa", blocked_by: ["1"] });
+    await submitPlan(w.as("qa"), "t", "2", "a plan");
+    await inbox(w, "qa");
+    const r = await updateTask(w.as("dev"), "t", "1", { status: "completed" });
+    expect(r.ready).toEqual([]);
+    expect((await inbox(w, "qa")).map((m) => m.kind)).toEqual(["task_unblocked"]);
+  });
+});
+
 describe("claims", () => {
   it("task_claim takes the oldest pending, unowned, unblocked task; then says nothing to claim", async () => {
     const w = await setup();

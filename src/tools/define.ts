@@ -20,8 +20,10 @@ export interface ToolDef<S extends z.ZodObject = z.ZodObject> {
   params: S;
   /** Who gets the tool inside the agent. */
   roles: Role[];
-  /** An example call for docs/reference.md. */
+  /** An example call: shown in error messages and docs/reference.md. The reference's examples run in order as one session (test/docs.test.ts). */
   example: z.input<S>;
+  /** Further example calls for docs/reference.md, run after `example`. */
+  moreExamples?: z.input<S>[];
   run(ctx: Ctx, args: z.output<S>): Promise<ToolResult>;
 }
 
@@ -36,6 +38,8 @@ export function parseArgs<S extends z.ZodObject>(tool: ToolDef<S>, raw: unknown)
   if (typeof input !== "object" || Array.isArray(input)) {
     throw new TeamsError("INVALID_INPUT", `${tool.name}: arguments must be a JSON object such as ${JSON.stringify(tool.example)}`);
   }
+  const unknownKey = unknownKeyError(tool, input as Record<string, unknown>);
+  if (unknownKey) throw unknownKey;
   // reportInput: zod 4 leaves issue.input out unless asked, and the messages below need it.
   const r = tool.params.safeParse(input, { reportInput: true });
   if (r.success) return r.data;
@@ -46,6 +50,48 @@ export function parseArgs<S extends z.ZodObject>(tool: ToolDef<S>, raw: unknown)
     return `${field}: ${i.message}`;
   });
   throw new TeamsError("INVALID_INPUT", `${tool.name}: ${msgs.join("; ")}. Example: ${JSON.stringify(tool.example)}`, { field: r.error.issues[0]?.path.join(".") });
+}
+
+/**
+ * Unknown keys are refused, not dropped: a typo ("stauts") would otherwise be
+ * silently ignored. The schema stays a plain z.object (no additionalProperties
+ * for hosts); this check names the closest known key.
+ */
+function unknownKeyError(tool: ToolDef, input: Record<string, unknown>): TeamsError | undefined {
+  const known = Object.keys(tool.params.shape);
+  const unknown = Object.keys(input).filter((k) => !Object.hasOwn(tool.params.shape, k));
+  if (!unknown.length) return undefined;
+  const what = unknown.map((k) => {
+    const near = closest(k, known);
+    return `${JSON.stringify(k)}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ""}`;
+  });
+  return new TeamsError("INVALID_INPUT", `${tool.name}: unknown argument${unknown.length > 1 ? "s" : ""} ${what.join(", ")}; its arguments are ${known.join(", ")}. Example: ${JSON.stringify(tool.example)}`, { field: unknown[0] });
+}
+
+/** The known key nearest to `key` by edit distance (case-insensitive, a swap of neighbours counts 1), if it is near enough to be a typo. */
+export function closest(key: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestD) { best = k; bestD = d; }
+  }
+  return bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
 }
 
 /** Plain JSON Schema for hosts: no $schema, no anyOf, enums as {type: string, enum}. */

@@ -10,13 +10,14 @@ const agent_name = z.string().describe("Teammate name");
 export const teammateTools = [
   defineTool({
     name: "spawn_teammate", label: "Spawn teammate", roles: ["lead"],
-    description: "Start a teammate agent in a pane next to yours. prompt is its first message.",
+    description: "Start a teammate agent in a pane next to yours.",
     params: z.object({
-      team_name, name: z.string().describe("Unique name, e.g. \"backend-dev\""), prompt: z.string(), cwd: z.string().describe("Working directory"),
-      model: z.string().optional(), thinking: z.enum(THINKING_LEVELS).optional(),
+      team_name, name: z.string().describe("Unique name, e.g. \"backend-dev\""), prompt: z.string().describe("Its assignment (first message)"), cwd: z.string().describe("Working directory"),
+      model: z.string().optional().describe("provider/model; default: the team's"), thinking: z.enum(THINKING_LEVELS).optional().describe("Thinking level"),
       plan_mode_required: z.boolean().optional().describe("Must get a plan approved before edit/write/bash"),
     }),
     example: { team_name: "checkout-rewrite", name: "backend-dev", prompt: "Claim and do the API tasks; report to team-lead.", cwd: "." },
+    moreExamples: [{ team_name: "checkout-rewrite", name: "frontend-dev", prompt: "Build the cart page.", cwd: ".", model: "anthropic/claude-sonnet-4", thinking: "low", plan_mode_required: true }],
     async run(ctx, a) {
       const r = await spawnTeammate(ctx, a.team_name, a);
       const where = `${r.pane.kind} pane ${r.pane.paneId}${r.pane.pid ? ` (pid ${r.pane.pid})` : ""}`;
@@ -37,7 +38,7 @@ export const teammateTools = [
     name: "force_kill_teammate", label: "Kill teammate", roles: ["lead"],
     description: "Kill a teammate's pane and process now, remove it, and put its unfinished tasks back to pending.",
     params: z.object({ team_name, agent_name }),
-    example: { team_name: "checkout-rewrite", agent_name: "backend-dev" },
+    example: { team_name: "checkout-rewrite", agent_name: "frontend-dev" },
     async run(ctx, a) {
       const r = await forceKillTeammate(ctx, a.team_name, a.agent_name);
       return { text: `${a.agent_name} killed${r.actions.length ? ` (${r.actions.join("; ")})` : ""} and removed.${r.releasedTasks.length ? ` Tasks back to pending: ${r.releasedTasks.map((t) => "#" + t).join(", ")}.` : ""}`, details: r };

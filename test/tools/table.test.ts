@@ -78,6 +78,24 @@ describe("parseArgs", () => {
     expect(err("task_list", [1]).message).toMatch(/arguments must be a JSON object such as \{"team_name"/);
     expect(err("task_list", "x").message).toMatch(/arguments must be a JSON object/);
   });
+  it("an unknown key is refused with the closest known key, the tool and an example", () => {
+    const e = err("task_update", { team_name: "t", task_id: "1", stauts: "completed" });
+    expect(e.code).toBe("INVALID_INPUT");
+    expect(e.message).toMatch(/^task_update: unknown argument "stauts" \(did you mean "status"\?\); its arguments are team_name, task_id, status, .*\. Example: \{"team_name":/);
+    expect(e.details?.field).toBe("stauts");
+    expect(err("task_get", { team_name: "t", taskId: "1" }).message).toMatch(/unknown argument "taskId" \(did you mean "task_id"\?\)/);
+    expect(err("task_create", { teamName: "t", subject: "s", description: "" }).message).toMatch(/unknown argument "teamName" \(did you mean "team_name"\?\)/);
+    expect(err("task_list", { team_name: "t", zzz: 1, ownr: "a" }).message).toMatch(/^task_list: unknown arguments "zzz", "ownr" \(did you mean "owner"\?\); its arguments are team_name, status, owner\./);
+    // Keys of Object.prototype are not arguments either.
+    expect(err("task_list", JSON.parse('{"team_name":"t","constructor":1}')).message).toMatch(/unknown argument "constructor"/);
+    expect(err("task_list", JSON.parse('{"team_name":"t","__proto__":{"status":"x"}}')).message).toMatch(/unknown argument "__proto__"/);
+  });
+  it.each(tools.map((t) => [t.name, t] as const))("%s: every known key of its schema passes the unknown-key check", (_n, tool) => {
+    for (const ex of [tool.example, ...(tool.moreExamples ?? [])]) expect(() => parseArgs(tool, ex)).not.toThrow();
+    const s = jsonSchema(tool) as { properties: Record<string, unknown> };
+    expect(Object.keys(s.properties)).toEqual(Object.keys(tool.params.shape));
+    expect(JSON.stringify(s)).not.toContain("additionalProperties");
+  });
   it("numeric task ids are accepted as strings", () => {
     expect(parseArgs(getTool("task_get"), { team_name: "t", task_id: 3 })).toEqual({ team_name: "t", task_id: "3" });
   });
