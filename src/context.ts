@@ -1,5 +1,8 @@
 /** Who is calling, where, and when: passed to every domain function. */
-import { Paths, dataDir, LEAD_NAME } from "./store/paths.js";
+import { randomBytes } from "node:crypto";
+import { LEAD_NAME } from "./store/paths.js";
+import { openStore } from "./store/open.js";
+import type { TeamStore } from "./store/types.js";
 
 export interface HookRunner {
   /** Runs the task_completed hook; see hooks.ts. */
@@ -25,7 +28,8 @@ export interface HookResult {
 }
 
 export interface Ctx {
-  paths: Paths;
+  /** Where everything is kept (JSON files or PostgreSQL): the only stateful thing the domain touches. */
+  store: TeamStore;
   /** The caller's agent name (team-lead for the lead). */
   actor: string;
   /** Working directory of the caller (hooks run here). */
@@ -35,28 +39,45 @@ export interface Ctx {
   now(): number;
   /** Completion hook runner: hosts pass runCompletionHook (hooks.ts); without one, completing runs no hook. */
   runHook?: HookRunner;
+  /**
+   * The host process's session (a random id per agent process). Claims record
+   * it; a session whose claim was taken away (lease lost, killed) is fenced
+   * off that task. Absent for one-shot callers (the CLI): never fenced.
+   */
+  session?: string;
 }
 
 export interface CtxOptions {
   dataDir?: string;
+  /** A PostgreSQL URL (else CLANKER_TEAMS_DB, else the JSON files). */
+  db?: string;
+  store?: TeamStore;
   actor?: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   now?: () => number;
   runHook?: HookRunner;
+  session?: string;
 }
 
-/** Builds a context: data dir from CLANKER_TEAMS_DIR, actor from CLANKER_AGENT_NAME, else team-lead. */
+/** Builds a context: the store from CLANKER_TEAMS_DB / CLANKER_TEAMS_DIR, actor from CLANKER_AGENT_NAME, else team-lead. */
 export function makeCtx(opts: CtxOptions = {}): Ctx {
   const env = opts.env ?? process.env;
+  const now = opts.now ?? Date.now;
   return {
-    paths: new Paths(opts.dataDir ?? dataDir(env)),
-    actor: opts.actor ?? (env.CLANKER_AGENT_NAME?.trim() || LEAD_NAME),
+    store: opts.store ?? openStore({ dataDir: opts.dataDir, db: opts.db, env, now }),
+    actor: (opts.actor ?? (env.CLANKER_AGENT_NAME?.trim() || LEAD_NAME)).normalize("NFC"),
     cwd: opts.cwd ?? process.cwd(),
     env,
-    now: opts.now ?? Date.now,
+    now,
     runHook: opts.runHook,
+    session: opts.session,
   };
+}
+
+/** A new session id for a host process (see Ctx.session). */
+export function newSession(): string {
+  return randomBytes(9).toString("base64url");
 }
 
 /** The same context acting as someone else (the lead acting for a teammate, tests). */

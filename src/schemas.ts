@@ -77,6 +77,8 @@ export const TaskSchema = z.object({
   updatedAt: IsoTime,
   claimedAt: IsoTime.optional(),
   completedAt: IsoTime.optional(),
+  /** Lease epoch: counts the claims of this task (a claim result names it). */
+  epoch: z.number().int().optional(),
   /** The claimer's session (its host process): a lease lost to the sweep fences that session. */
   claimSession: z.string().optional(),
   /** Sessions whose claim on this task was taken away (lease expired, killed): they may not edit it any more. */

@@ -7,7 +7,7 @@ import { appendEvent } from "./events.js";
 import { TeamConfigSchema, parseWith, type Member, type TeamConfig } from "./schemas.js";
 import { readJson, readJsonCached, removeTree, writeJson } from "./store/json-file.js";
 import { withLock } from "./store/lock.js";
-import { lookAlikes, skeleton } from "./store/confusables.js";
+import { lookAlikes, skeleton } from "./confusables.js";
 import { LEAD_NAME, validateName } from "./store/paths.js";
 import { startTeamTickets } from "./task-ids.js";
 

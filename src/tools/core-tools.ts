@@ -1,10 +1,10 @@
 /** Team, task and message tools. */
 import { z } from "zod";
 import type { Ctx } from "../context.js";
-import { createTeam, readTeam } from "../teams.js";
-import { createTask, getTask, listTasks, updateTask, submitPlan, evaluatePlan, claimTask, releaseTask, type UpdateResult } from "../tasks.js";
-import { sendMessage, broadcastMessage, readInbox, unreadCount } from "../messages.js";
-import { recoverAbandoned } from "../presence.js";
+import { createTeam, readTeam } from "../domain/teams.js";
+import { createTask, getTask, listTasks, updateTask, submitPlan, evaluatePlan, claimTask, releaseTask, type UpdateResult } from "../domain/tasks.js";
+import { sendMessage, broadcastMessage, readInbox, unreadCount } from "../domain/messages.js";
+import { recoverAbandoned } from "../domain/presence.js";
 import { defineTool } from "./define.js";
 import { TASK_STATUSES } from "../schemas.js";
 import type { Message, Task, TaskStatus, TaskSummary } from "../schemas.js";
@@ -20,8 +20,8 @@ const color = z.string().optional().describe("Display color");
 type StatusOf = (id: string) => TaskStatus | undefined;
 const FINISHED: ReadonlySet<TaskStatus | undefined> = new Set(["completed", "deleted"]);
 
-function statusLookup(ctx: Ctx, team: string): StatusOf {
-  const byId = new Map(listTasks(ctx, team, { include_deleted: true }).map((t) => [t.id, t.status]));
+async function statusLookup(ctx: Ctx, team: string): Promise<StatusOf> {
+  const byId = new Map((await listTasks(ctx, team, { include_deleted: true })).map((t) => [t.id, t.status]));
   return (id) => byId.get(id);
 }
 
@@ -91,7 +91,7 @@ export const coreTools = [
     params: z.object({ team_name }),
     example: { team_name: "checkout-rewrite" },
     async run(ctx, a) {
-      const { stopTeamAndDelete } = await import("../teammates.js");
+      const { stopTeamAndDelete } = await import("../agents/teammates.js");
       const stopped = await stopTeamAndDelete(ctx, a.team_name);
       return { text: `Team "${a.team_name}" deleted${stopped.length ? `; stopped ${stopped.join(", ")}` : ""}.`, details: { team: a.team_name, stopped } };
     },
@@ -102,7 +102,7 @@ export const coreTools = [
     params: z.object({ team_name }),
     example: { team_name: "checkout-rewrite" },
     async run(ctx, a) {
-      const cfg = readTeam(ctx, a.team_name);
+      const cfg = await readTeam(ctx, a.team_name);
       const members = cfg.members.map((m) => `${m.name} (${m.role}${m.model ? `, ${m.model}` : ""})`).join(", ");
       return { text: `Team ${cfg.name}${cfg.description ? `: ${cfg.description}` : ""}\nMembers: ${members}`, details: { config: cfg } };
     },
@@ -119,7 +119,7 @@ export const coreTools = [
     moreExamples: [{ team_name: "checkout-rewrite", subject: "Cart API tests", description: "Cover POST /cart and DELETE /cart/:id", owner: "backend-dev", blocked_by: ["1"] }],
     async run(ctx, a) {
       const t = await createTask(ctx, a.team_name, a);
-      const open = t.blockedBy.length ? openOf(t.blockedBy, statusLookup(ctx, a.team_name)) : [];
+      const open = t.blockedBy.length ? openOf(t.blockedBy, await statusLookup(ctx, a.team_name)) : [];
       return { text: `Task #${t.id} created${t.owner ? `, assigned to ${t.owner}` : ""}${open.length ? `, blocked by ${open.map((b) => "#" + b).join(", ")}` : ""}.`, details: { task: t } };
     },
   }),
@@ -130,8 +130,8 @@ export const coreTools = [
     example: { team_name: "checkout-rewrite", status: "pending" },
     async run(ctx, a) {
       const note = await sweep(ctx, a.team_name);
-      const tasks = listTasks(ctx, a.team_name, a);
-      const statusOf = tasks.some((t) => t.blockedBy.length) ? statusLookup(ctx, a.team_name) : () => undefined;
+      const tasks = await listTasks(ctx, a.team_name, a);
+      const statusOf = tasks.some((t) => t.blockedBy.length) ? await statusLookup(ctx, a.team_name) : () => undefined;
       const body = tasks.length ? tasks.map((t) => fmtSummary(t, statusOf)).join("\n") : "No tasks match.";
       return { text: note ? `${note}\n${body}` : body, details: { tasks } };
     },
@@ -142,8 +142,8 @@ export const coreTools = [
     params: z.object({ team_name, task_id }),
     example: { team_name: "checkout-rewrite", task_id: "2" },
     async run(ctx, a) {
-      const t = getTask(ctx, a.team_name, a.task_id);
-      const statusOf = statusLookup(ctx, a.team_name);
+      const t = await getTask(ctx, a.team_name, a.task_id);
+      const statusOf = await statusLookup(ctx, a.team_name);
       return { text: fmtTask(t, statusOf), details: { task: t, openBlockers: openOf(t.blockedBy, statusOf) } };
     },
   }),
@@ -170,7 +170,7 @@ export const coreTools = [
     async run(ctx, a) {
       const note = await sweep(ctx, a.team_name);
       const r = await claimTask(ctx, a.team_name, a.task_id);
-      const text = r.task ? `Claimed:\n${fmtTask(r.task, statusLookup(ctx, a.team_name))}` : `Nothing to claim: ${r.reason}.`;
+      const text = r.task ? `Claimed:\n${fmtTask(r.task, await statusLookup(ctx, a.team_name))}` : `Nothing to claim: ${r.reason}.`;
       return { text: note ? `${note}\n${text}` : text, details: { task: r.task ?? null, reason: r.reason } };
     },
   }),
@@ -212,7 +212,7 @@ export const coreTools = [
     async run(ctx, a) {
       const r = await readInbox(ctx, a.team_name, a);
       const head = r.messages.length ? `${r.messages.length} message(s) for ${r.agent}:` : `No ${a.unread_only === false ? "" : "unread "}messages for ${r.agent}.`;
-      return { text: [head, ...r.messages.map(fmtMessage)].join("\n\n"), details: { agent: r.agent, messages: r.messages, markedRead: r.markedRead, unread: r.markedRead ? 0 : unreadCount(ctx, a.team_name, r.agent) } };
+      return { text: [head, ...r.messages.map(fmtMessage)].join("\n\n"), details: { agent: r.agent, messages: r.messages, markedRead: r.markedRead, unread: r.markedRead ? 0 : await unreadCount(ctx, a.team_name, r.agent) } };
     },
   }),
   defineTool({

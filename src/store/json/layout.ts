@@ -4,7 +4,7 @@
  * derived from.
  */
 import path from "node:path";
-import { validateName, validateTaskId } from "../paths.js";
+import { validateName, validateTaskId } from "../../names.js";
 
 export const SEGMENT_RE = /^(\d{6,})\.jsonl$/;
 export const SNAPSHOT_RE = /^snapshot-(\d{6,})\.json$/;
