@@ -79,4 +79,17 @@ it("a rebuild never exposes a half-built dist/, and the CLI run meanwhile never 
   expect(failures).toEqual([]);
   // Nothing of the builds is left next to dist/.
   expect(fs.readdirSync(dir).filter((e) => e.startsWith(".dist-"))).toEqual([]);
+
+  // The instant between the two renames, dist/ is absent: a CLI started then tries again.
+  const bin = path.join(dir, "bin", "clanker-teams.js");
+  fs.renameSync(path.join(dir, "dist"), path.join(dir, "dist-aside"));
+  const late = execa(process.execPath, [bin, "--version"], { reject: false });
+  await new Promise((r) => setTimeout(r, 150));
+  fs.renameSync(path.join(dir, "dist-aside"), path.join(dir, "dist"));
+  expect(await late).toMatchObject({ exitCode: 0, stderr: "" });
+  // With no dist/ at all it gives up and says what to do.
+  fs.renameSync(path.join(dir, "dist"), path.join(dir, "dist-aside"));
+  const none = await execa(process.execPath, [bin, "--version"], { reject: false });
+  expect(none.exitCode).toBe(1);
+  expect(none.stderr).toMatch(/dist\/ is missing or incomplete: run npm run build/);
 }, 400_000);
