@@ -60,7 +60,7 @@ the older bundled pi (clanker's base).`,
 };
 
 /** Options each command takes: flags with a value, and flags without. */
-const OPTIONS: Record<string, { values: string[]; bools: string[]; maxArgs: number; minArgs?: number; argsHint: string }> = {
+const OPTIONS: Record<string, { values: string[]; bools: string[]; maxArgs: number; argsHint: string }> = {
   call: { values: ["as"], bools: [], maxArgs: 2, argsHint: "a tool name and its JSON arguments" },
   tools: { values: [], bools: ["json"], maxArgs: 0, argsHint: "no arguments" },
   status: { values: [], bools: ["json"], maxArgs: 1, argsHint: "at most one team name" },
