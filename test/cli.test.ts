@@ -109,6 +109,68 @@ describe("clanker-teams tools / status", () => {
   });
 });
 
+describe("status: blockers", () => {
+  it("shows only unfinished blockers: a completed one no longer blocks", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    const lead = w.as();
+    await callTool(lead, "task_create", { team_name: "t", subject: "A", description: "" });
+    await callTool(lead, "task_create", { team_name: "t", subject: "B", description: "", blocked_by: ["1"] });
+    await callTool(lead, "task_create", { team_name: "t", subject: "C", description: "", blocked_by: ["1", "2"] });
+    const before = await cli(["status", "t"], { dir: w.dir });
+    expect(before.stdout).toMatch(/#2\s+pending\s+-\s+B \(blocked by #1\)$/m);
+    expect(before.stdout).toMatch(/#3\s+pending\s+-\s+C \(blocked by #1, #2\)$/m);
+    await callTool(lead, "task_update", { team_name: "t", task_id: "1", status: "completed" });
+    const after = await cli(["status", "t"], { dir: w.dir });
+    expect(after.exitCode).toBe(0);
+    expect(after.stdout).toMatch(/#2\s+pending\s+-\s+B$/m);
+    expect(after.stdout).toMatch(/#3\s+pending\s+-\s+C \(blocked by #2\)$/m);
+    expect(after.stdout).toMatch(/#1\s+completed\s+-\s+A$/m);
+    const { renderBoard } = await import("../src/demo/run.js");
+    await teamWith(w, "demo");
+    await callTool(lead, "task_create", { team_name: "demo", subject: "A", description: "" });
+    await callTool(lead, "task_create", { team_name: "demo", subject: "B", description: "", blocked_by: ["1"] });
+    await callTool(lead, "task_create", { team_name: "demo", subject: "C", description: "", blocked_by: ["1", "2"] });
+    await callTool(lead, "task_update", { team_name: "demo", task_id: "1", status: "completed" });
+    const board = renderBoard(lead, [], new Set(), Date.now()).split("\n");
+    expect(board).toContain("#2    pending    -      B");
+    expect(board).toContain("#3    pending    -      C (blocked by #2)");
+  });
+});
+
+describe("flags, commands, --version", () => {
+  it("refuses unknown options and commands with a suggestion, on stderr, exit 1", async () => {
+    const w = world();
+    await teamWith(w, "t");
+    const cases: [string[], RegExp][] = [
+      [["stauts"], /unknown command "stauts"; did you mean "status"\?/],
+      [["wacth", "t"], /unknown command "wacth"; did you mean "watch"\?/],
+      [["zzzzzz"], /unknown command "zzzzzz"; commands: call, tools, status, watch, demo, help/],
+      [["status", "--jsn"], /unknown option --jsn for status; did you mean --json\?/],
+      [["watch", "t", "--form", "3"], /unknown option --form for watch; did you mean --from\?/],
+      [["call", "task_list", '{"team_name":"t"}', "--ass", "dev"], /unknown option --ass for call; did you mean --as\?/],
+      [["tools", "--as", "dev"], /unknown option --as for tools; it takes --json/],
+      [["status", "--json=yes"], /--json takes no value/],
+      [["status", "-j"], /unknown option "-j"/],
+      [["status", "t", "extra"], /status takes at most one team name; got 2: "t" "extra"/],
+      [["tools", "x"], /tools takes no arguments/],
+      [["watch", "t", "--from", "abc"], /--from: must be an event number \(0 or more\), got "abc"/],
+    ];
+    const rs = await Promise.all(cases.map(([args]) => cli(args, { dir: w.dir })));
+    rs.forEach((r, i) => {
+      expect([cases[i][0].join(" "), r.exitCode, r.stdout]).toEqual([cases[i][0].join(" "), 1, ""]);
+      expect(r.stderr).toMatch(cases[i][1]);
+    });
+  });
+
+  it("--version and -V print the version from package.json", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+    const rs = await Promise.all([cli(["--version"], { dir: world().dir }), cli(["-V"], { dir: world().dir }), cli(["status", "--version"], { dir: world().dir })]);
+    for (const r of rs) expect([r.exitCode, r.stdout, r.stderr]).toEqual([0, version, ""]);
+  });
+});
+
 describe("clanker-teams watch", () => {
   it("follows the event log live until killed", async () => {
     const w = world();
@@ -163,5 +225,13 @@ describe("--help", () => {
     }
     expect(rs[1].stdout).toMatch(/Usage: clanker-teams call <tool>/);
     expect(rs[4].stdout).toMatch(/Usage: clanker-teams watch <team>/);
+    const [help, main] = await Promise.all([cli(["help", "status"], { dir: w.dir }), cli(["--help"], { dir: w.dir })]);
+    expect(help.stdout).toMatch(/^Usage: clanker-teams status \[team\] \[--json\]/);
+    expect(main.stdout).toContain("clanker-teams --version");
+    // Every option a command takes is in its help.
+    for (const [cmd, opts] of Object.entries({ call: ["--as"], tools: ["--json"], status: ["--json"], watch: ["--from", "--json"], demo: ["--keep", "--pi"] })) {
+      const h = await cli([cmd, "--help"], { dir: w.dir });
+      for (const o of opts) expect([cmd, h.stdout.includes(o)]).toEqual([cmd, true]);
+    }
   });
 });

@@ -8,9 +8,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 export default function setup(): void {
   if (process.env.CLANKER_TEST_SKIP_BUILD) return;
-  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   try {
-    execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.json")], { cwd: root, stdio: "pipe" });
+    // The same build as `npm run build`: a fresh dir swapped in, so a CLI running meanwhile never sees half of it.
+    execFileSync(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root, stdio: "pipe" });
   } catch (e) {
     // tsc still emits on type errors (another engineer's file may be mid-edit); go on if the core was built.
     const out = String((e as { stdout?: Buffer }).stdout ?? "") + String((e as { stderr?: Buffer }).stderr ?? "");

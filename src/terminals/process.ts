@@ -1,6 +1,7 @@
 /** Checking and ending a pane's process by pid, for terminals that cannot tell us themselves. */
 
 import { readFileSync } from "node:fs";
+import { execa } from "execa";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -68,4 +69,48 @@ export async function terminate(pid: number, options: TerminateOptions = {}): Pr
   if (!isPidAlive(pid)) return true;
   signalGroup(pid, "SIGKILL");
   return waitForExit(pid, 2000);
+}
+
+/** Every live descendant of `roots` (children, grandchildren, …), from `ps -A -o pid=,ppid=`; [] if ps fails. */
+export async function descendants(roots: number[]): Promise<number[]> {
+  const r = await execa("ps", ["-A", "-o", "pid=,ppid="], { reject: false });
+  if (r.exitCode !== 0) return [];
+  const children = new Map<number, number[]>();
+  for (const line of String(r.stdout).split("\n")) {
+    const [pid, ppid] = line.trim().split(/\s+/).map(Number);
+    if (!pid || ppid === undefined || Number.isNaN(ppid)) continue;
+    children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  }
+  const out: number[] = [];
+  const todo = [...roots];
+  while (todo.length) {
+    for (const c of children.get(todo.pop()!) ?? []) {
+      if (!out.includes(c) && !roots.includes(c)) { out.push(c); todo.push(c); }
+    }
+  }
+  return out.filter(isPidAlive);
+}
+
+/**
+ * Stop a whole process tree: freeze every descendant of `roots` (SIGSTOP, repeated
+ * until no new one appears, so none escapes by being re-parented), then SIGTERM and
+ * SIGCONT them all, wait `graceMs`, SIGKILL what is left. The roots themselves are
+ * not signalled. Returns the pids that were found and whether any survived.
+ */
+export async function stopTree(roots: number[], graceMs = 2000): Promise<{ pids: number[]; survivors: number[] }> {
+  const send = (pid: number, sig: NodeJS.Signals) => { try { process.kill(pid, sig); } catch { /* gone */ } };
+  const pids: number[] = [];
+  for (let round = 0; round < 20; round++) {
+    const found = (await descendants(roots)).filter((p) => !pids.includes(p));
+    if (!found.length) break;
+    for (const p of found) { send(p, "SIGSTOP"); pids.push(p); }
+  }
+  for (const p of pids) send(p, "SIGTERM");
+  for (const p of pids) send(p, "SIGCONT");
+  const deadline = Date.now() + graceMs;
+  while (pids.some(isPidAlive) && Date.now() < deadline) await sleep(50);
+  for (const p of pids.filter(isPidAlive)) send(p, "SIGKILL");
+  const killDeadline = Date.now() + 2000;
+  while (pids.some(isPidAlive) && Date.now() < killDeadline) await sleep(25);
+  return { pids, survivors: pids.filter(isPidAlive) };
 }

@@ -3,6 +3,7 @@
 import { isAbsolute } from "node:path";
 import { TerminalError } from "./errors.js";
 import type { SpawnSpec } from "./types.js";
+import { cut, visible } from "../text/safe.js";
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -30,10 +31,16 @@ export function validateSpec(spec: SpawnSpec): void {
   if (typeof spec.title !== "string") bad("title", "must be a string");
 }
 
-/** The title with control characters replaced by spaces, so it cannot smuggle escape sequences. */
+/** Longest pane title, in columns (longer ones are cut with "…"). */
+export const MAX_TITLE = 100;
+
+/**
+ * The title as it may reach a terminal: trimmed, control and invisible characters shown as
+ * escapes (`\x1b`, `\n`, `\u202e`: text/safe.ts) so it cannot smuggle escape sequences or
+ * reverse text, cut to {@link MAX_TITLE} columns; "teammate" if nothing is left.
+ */
 export function cleanTitle(title: string): string {
-  // eslint-disable-next-line no-control-regex
-  return title.replace(/[\u0000-\u001f\u007f-\u009f]/g, " ").trim() || "teammate";
+  return cut(visible(title.trim()), MAX_TITLE) || "teammate";
 }
 
 /** The env entries as `KEY=VALUE` strings. */

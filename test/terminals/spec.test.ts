@@ -34,8 +34,12 @@ describe("validateSpec", () => {
 });
 
 describe("cleanTitle", () => {
-  it("replaces control characters and keeps the rest", () => {
-    expect(cleanTitle("a\nb\u001b]2;x\u0007 'q' $(y)")).toBe("a b ]2;x  'q' $(y)");
+  it("shows control and invisible characters as escapes, trims, cuts, and keeps the rest", () => {
+    expect(cleanTitle("a\nb\u001b]2;x\u0007 'q' $(y)")).toBe(String.raw`a\nb\x1b]2;x\x07 'q' $(y)`);
+    expect(cleanTitle("bob\u202eevil\u200b\u0085\r")).toBe(String.raw`bob\u202eevil\u200b\x85`);
     expect(cleanTitle("\n")).toBe("teammate");
+    expect(cleanTitle("x".repeat(120))).toBe("x".repeat(99) + "…");
+    // eslint-disable-next-line no-control-regex
+    expect(cleanTitle("\x1b]0;\x9b\u2066".repeat(20))).not.toMatch(/[\x00-\x1f\x7f-\x9f\u2066]/);
   });
 });

@@ -41,13 +41,15 @@ describe("tmux adapter (real tmux)", () => {
   it("spawns the agent with argv, env, cwd and title byte for byte, running nothing", async () => {
     const out = join(tmp, "hostile.json");
     const env = { AGENT_OUT: out, CT_ALL: corpus.join("|"), CT_SEMI: "x;", CT_FMT: "#(touch CANARY)#{pane_id}", CT_NL: "a\nb" };
-    pane = await adapter.spawn({ argv: agentArgv(corpus), cwd: hostileDir, env, title: hostileTitle + "\n" });
+    // Escapes in a title (set the outer window's title, reverse text) arrive only as visible text.
+    pane = await adapter.spawn({ argv: agentArgv(corpus), cwd: hostileDir, env, title: hostileTitle + "\x1b]2;x\x07\u202e\n" });
     const report = await readReport(out);
     expect(report.argv).toEqual(corpus);
     expect(report.cwd).toBe(hostileDir);
     expect(report.env).toEqual({ CT_ALL: env.CT_ALL, CT_SEMI: "x;", CT_FMT: env.CT_FMT, CT_NL: "a\nb" });
-    expect(pane).toMatchObject({ kind: "tmux", pid: report.pid, socket: server.socket, title: hostileTitle });
-    expect(await server.tmux(["display-message", "-p", "-t", pane.paneId, "#{pane_title}"])).toBe(hostileTitle);
+    const shown = hostileTitle + String.raw`\x1b]2;x\x07\u202e`;
+    expect(pane).toMatchObject({ kind: "tmux", pid: report.pid, socket: server.socket, title: shown });
+    expect(await server.tmux(["display-message", "-p", "-t", pane.paneId, "#{pane_title}"])).toBe(shown);
     expect(await server.tmux(["display-message", "-p", "-t", pane.paneId, `#{${LEAD_TAG}}`])).toBe(server.lead);
     expect(await adapter.isAlive(pane)).toBe(true);
     await new Promise((r) => setTimeout(r, 200)); // give any #() job a chance to (not) run

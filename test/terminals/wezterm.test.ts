@@ -32,14 +32,14 @@ describe("wezterm adapter (recorded)", () => {
     const pidFile = call!.argv[11]!;
     expect(call!.argv).toEqual([
       "cli", "split-pane", "--pane-id=0", "--right", "--percent=45", `--cwd=${hostileDir}`, "--",
-      "/bin/sh", "-c", LAUNCHER_SCRIPT, "clanker-launch", pidFile, "alice 'q' $(touch CANARY)",
+      "/bin/sh", "-c", LAUNCHER_SCRIPT, "clanker-launch", pidFile, String.raw`alice\n'q' $(touch CANARY)`,
       `AGENT_OUT=${out}`, `CT_ALL=${env.CT_ALL}`, "--", ...agentArgv(corpus),
     ]);
     const report = await readReport(out);
     expect(report.argv).toEqual(corpus);
     expect(report.cwd).toBe(hostileDir);
     expect(report.env).toEqual({ CT_ALL: env.CT_ALL });
-    expect(pane).toEqual({ kind: "wezterm", paneId: "1", pid: report.pid, title: "alice 'q' $(touch CANARY)" });
+    expect(pane).toEqual({ kind: "wezterm", paneId: "1", pid: report.pid, title: String.raw`alice\n'q' $(touch CANARY)` });
     expect(existsSync(canary) || existsSync(join(hostileDir, "CANARY"))).toBe(false);
 
     expect(await adapter.isAlive(pane)).toBe(true);
