@@ -10,13 +10,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { makeCtx } from "../context.js";
-import { readEvents } from "../events.js";
+import { readEvents } from "../domain/events.js";
 import { formatEvent, MAX, openBlockers, statusData, table } from "../hosts/cli.js";
 import { isPidAlive, stopTree, waitForExit } from "../terminals/process.js";
 import { tmuxArg, tmuxLiteral } from "../terminals/quote.js";
 import { cell, visible, visibleBlock } from "../text/safe.js";
 import type { TeamEvent } from "../schemas.js";
-import { extensionPath } from "../teammates.js";
+import { extensionPath } from "../agents/teammates.js";
 import { demoScript, LEAD_PROMPT, REPO_FILES, TEAM } from "./script.js";
 
 export interface DemoOptions {
@@ -238,29 +238,29 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const done = new Set<string>();
     let events: TeamEvent[] = [];
     let lastBoard = "";
-    const draw = () => {
-      const board = renderBoard(ctx, events, done, started);
+    const draw = async () => {
+      const board = await renderBoard(ctx, events, done, started);
       if (board !== lastBoard) { out.write("\x1b[H\x1b[2J" + board + "\n"); lastBoard = board; }
     };
     let nextWait = 15_000;
     while (Date.now() - started < timeoutMs && done.size < STEPS.length && !stop.signal) {
       await stop.sleep(500);
       if (stop.signal) break;
-      try { events = readEvents(ctx, TEAM); } catch { events = []; }
+      try { events = await readEvents(ctx, TEAM); } catch { events = []; }
       for (const s of STEPS) {
         if (!done.has(s.id) && s.done(events, { repo, dataDir })) {
           done.add(s.id);
           if (!tty) say(`  ✓ ${s.label}  (${((Date.now() - started) / 1000).toFixed(1)} s)`);
         }
       }
-      if (tty) draw();
+      if (tty) await draw();
       else if (Date.now() - started >= nextWait) {
         say(`  … waiting (${Math.round((Date.now() - started) / 1000)} s, ${done.size}/${STEPS.length} steps)`);
         nextWait += 15_000;
       }
     }
     if (stop.signal) return interrupted();
-    if (tty) draw();
+    if (tty) await draw();
     // The step list was shown once (the board, or a line per step as it happened): here only the outcome and what is missing.
     const missing = STEPS.filter((s) => !done.has(s.id));
     const secs = ((Date.now() - started) / 1000).toFixed(1);
@@ -296,10 +296,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 }
 
 /** The live board: members, tasks (with unfinished blockers), recent messages, steps. Agent text is made visible. */
-export function renderBoard(ctx: ReturnType<typeof makeCtx>, events: TeamEvent[], done: Set<string>, started: number): string {
+export async function renderBoard(ctx: ReturnType<typeof makeCtx>, events: TeamEvent[], done: Set<string>, started: number): Promise<string> {
   const lines = [`clanker-teams demo — ${((Date.now() - started) / 1000).toFixed(0)} s`, ""];
   try {
-    const d = statusData(ctx, TEAM);
+    const d = await statusData(ctx, TEAM);
     lines.push(table([["MEMBER", "STATE", "UNREAD", "TASK"], ...d.members.map((m) => [cell(m.name, MAX.name), cell(m.state), String(m.unread), m.currentTask ? `#${cell(m.currentTask)}` : "-"])]), "");
     const all = Object.values(d.tasks).flat();
     const rows: string[][] = [];

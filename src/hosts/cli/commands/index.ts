@@ -1,0 +1,5 @@
+/** Every CLI command, in the order the main help lists them. Add a command: a module here, one line below. */
+import type { Command } from "../command.js";
+import { call, demo, status, toolsCmd, watch } from "./core.js";
+
+export const commands: Command[] = [call, toolsCmd, status, watch, demo];
