@@ -130,11 +130,14 @@ export const RuntimeSchema = z.object({
   pid: z.number(),
   host: z.string(),
   pane: z.string().optional(),
-  state: z.enum(["starting", "idle", "busy", "stopped"]),
+  /** "error": the agent runs but its last model call failed (see `error`) and none has succeeded since. */
+  state: z.enum(["starting", "idle", "busy", "error", "stopped"]),
   heartbeatAt: z.number(),
   startedAt: z.number(),
   currentTask: z.string().optional(),
   shutdownRequested: z.boolean().optional(),
+  /** Why the model fails (state "error"), or why the process ended (state "stopped"). */
+  error: z.string().optional(),
 }).loose();
 export type Runtime = z.infer<typeof RuntimeSchema>;
 
