@@ -25,7 +25,7 @@ export const teammateTools = [
   }),
   defineTool({
     name: "check_teammate", label: "Check teammate", roles: ["lead", "teammate"],
-    description: "Is a teammate running? Its state (starting/idle/busy/stalled/dead), unread count, current task.",
+    description: "Is a teammate running? Its state (starting/idle/busy/error/stalled/dead), unread count, current task.",
     params: z.object({ team_name, agent_name }),
     example: { team_name: "checkout-rewrite", agent_name: "backend-dev" },
     async run(ctx, a) {
