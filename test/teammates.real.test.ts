@@ -354,6 +354,28 @@ describe("teammates in tmux (real)", () => {
     await callTool(lead(), "team_delete", { team_name: "iota" });
   });
 
+  it("force_kill_teammate says which pid is still exiting when it does not go within the bound", async () => {
+    await createTeam("lambda");
+    await addMember(lead(), "lambda", { name: "undead", role: "teammate" });
+    // A zombie whose parent never reaps it: `sleep 0 &` becomes a child of the exec'ed `sleep 30`.
+    const parent = execa("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { reject: false, buffer: false });
+    const zombie = await new Promise<number>((resolve) => parent.stdout!.once("data", (b: Buffer) => resolve(Number(b.toString().trim()))));
+    try {
+      await waitFor(() => !isPidAlive(zombie) || undefined, 5000, "the child to be a zombie");
+      await writePresence(lead(), "lambda", "undead", { pid: zombie, state: "idle", heartbeatAt: Date.now() });
+      const t0 = Date.now();
+      const r = await callTool(lead(), "force_kill_teammate", { team_name: "lambda", agent_name: "undead" });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(3000);
+      expect(r.details.exiting).toEqual([zombie]);
+      expect(r.text).toBe(`undead removed, but process ${zombie} is still exiting.`);
+      expect(members("lambda")).toEqual(["team-lead"]);
+    } finally {
+      parent.kill("SIGKILL");
+      await parent;
+    }
+    await callTool(lead(), "team_delete", { team_name: "lambda" });
+  });
+
   it("force-killing the last teammate leaves only the lead's pane", async () => {
     await callTool(lead(), "force_kill_teammate", { team_name: "alpha", agent_name: "alice" });
     expect(await panesOf()).toEqual([server.lead]);

@@ -40,8 +40,9 @@ export const teammateTools = [
     example: { team_name: "checkout-rewrite", agent_name: "backend-dev" },
     async run(ctx, a) {
       const r = await forceKillTeammate(ctx, a.team_name, a.agent_name);
-      const how = r.exiting.length ? `signalled, but process ${r.exiting.join(", ")} is still exiting` : "killed";
-      return { text: `${a.agent_name} ${how}${r.actions.length ? ` (${r.actions.join("; ")})` : ""} and removed.${r.releasedTasks.length ? ` Tasks back to pending: ${r.releasedTasks.map((t) => "#" + t).join(", ")}.` : ""}`, details: r };
+      const done = r.actions.length ? ` (${r.actions.join("; ")})` : "";
+      const head = r.exiting.length ? `${a.agent_name} removed, but process ${r.exiting.join(", ")} is still exiting${done}.` : `${a.agent_name} killed${done} and removed.`;
+      return { text: `${head}${r.releasedTasks.length ? ` Tasks back to pending: ${r.releasedTasks.map((t) => "#" + t).join(", ")}.` : ""}`, details: r };
     },
   }),
   defineTool({
@@ -51,8 +52,9 @@ export const teammateTools = [
     example: { team_name: "checkout-rewrite", agent_name: "backend-dev" },
     async run(ctx, a) {
       const r = await shutdownTeammate(ctx, a.team_name, a.agent_name);
-      const how = (r.exited ? "exited" : r.killed ? "did not exit in time and was killed" : "is gone") + (r.exiting.length ? `, but process ${r.exiting.join(", ")} is still exiting,` : "");
-      return { text: `${a.agent_name} ${how} after ${(r.waitedMs / 1000).toFixed(1)} s and was removed.${r.releasedTasks.length ? ` Tasks back to pending: ${r.releasedTasks.map((t) => "#" + t).join(", ")}.` : ""}`, details: r };
+      const how = r.exited ? "exited" : r.killed ? "did not exit in time and was killed" : "is gone";
+      const exiting = r.exiting.length ? ` Process ${r.exiting.join(", ")} is still exiting.` : "";
+      return { text: `${a.agent_name} ${how} after ${(r.waitedMs / 1000).toFixed(1)} s and was removed.${exiting}${r.releasedTasks.length ? ` Tasks back to pending: ${r.releasedTasks.map((t) => "#" + t).join(", ")}.` : ""}`, details: r };
     },
   }),
 ];
