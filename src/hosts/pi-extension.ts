@@ -20,7 +20,6 @@ import type { ExtensionAPI, ExtensionContext } from "@mariozechner/pi-coding-age
 import { makeCtx, type Ctx } from "../context.js";
 import { runCompletionHook } from "../hooks.js";
 import { markRead, sendMessage, unreadCount, unreadPeek } from "../messages.js";
-import { classifyModelError, hintFor, oneLine, type ModelFailure } from "./model-errors.js";
 import { HEARTBEAT_EVERY_MS, recoverAbandoned, writePresence } from "../presence.js";
 import { getTask, listTasks } from "../tasks.js";
 import { findMember, readTeam } from "../teams.js";
@@ -28,6 +27,7 @@ import { jsonSchema } from "../tools/define.js";
 import { callTool, toolsFor } from "../tools/table.js";
 import { LEAD_NAME } from "../store/paths.js";
 import type { Message } from "../schemas.js";
+import { classifyModelError, hintFor, oneLine, type ModelFailure } from "./model-errors.js";
 
 export const POLL_MS = 30_000;
 /** A teammate greets the lead when its first model call answers or fails; after this long without either, it greets anyway. */
