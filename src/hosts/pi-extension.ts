@@ -11,7 +11,8 @@
  *
  * Environment: CLANKER_TEAM_NAME + CLANKER_AGENT_NAME make a teammate (else the
  * lead); CLANKER_PLAN_MODE_REQUIRED=1, CLANKER_AGENT_MODEL (set by
- * spawn_teammate); CLANKER_TEAMS_HEARTBEAT_MS overrides the 5 s heartbeat.
+ * spawn_teammate); CLANKER_TEAMS_HEARTBEAT_MS overrides the 5 s heartbeat,
+ * CLANKER_TEAMS_GREET_WAIT_MS the 15 s GREET_WAIT_MS (tests).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -121,6 +122,11 @@ function render(file: string, vars: Record<string, string>): string {
 export function formatDelivery(team: string, msgs: Message[]): string {
   const head = `[clanker-teams] ${msgs.length} new message${msgs.length > 1 ? "s" : ""} in team "${team}" (already marked read):`;
   return [head, ...msgs.map((m) => `--- From ${m.from} (${m.timestamp.slice(11, 19)}) — ${m.summary}\n${m.content}`)].join("\n\n");
+}
+
+function greetWaitMs(env: NodeJS.ProcessEnv): number {
+  const v = Number(env.CLANKER_TEAMS_GREET_WAIT_MS);
+  return Number.isFinite(v) && v >= 50 ? v : GREET_WAIT_MS;
 }
 
 function heartbeatMs(env: NodeJS.ProcessEnv): number {
@@ -339,7 +345,7 @@ export default function clankerTeams(pi: ExtensionAPI): void {
       await presence({ state: ps.modelError ? "error" : "starting", startedAt: Date.now() });
       if (greetPending()) {
         // The greeting waits for the first model call's outcome (it must not say "working" when the model fails).
-        greetTimer = setTimeout(() => void greet("waiting"), GREET_WAIT_MS);
+        greetTimer = setTimeout(() => void greet("waiting"), greetWaitMs(env));
         greetTimer.unref?.();
       }
     }

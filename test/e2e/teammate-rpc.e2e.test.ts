@@ -186,7 +186,7 @@ for (const version of PI_VERSIONS) {
           },
         },
       };
-      const w = makeWorld(script, { CLANKER_TEAM_NAME: team, CLANKER_AGENT_NAME: "bob", CLANKER_PLAN_MODE_REQUIRED: "1" });
+      const w = makeWorld(script, { CLANKER_TEAM_NAME: team, CLANKER_AGENT_NAME: "bob", CLANKER_PLAN_MODE_REQUIRED: "1", CLANKER_TEAMS_GREET_WAIT_MS: "300" });
       worlds.push(w);
       const file = join(w.tmp, "file.txt");
       writeFileSync(file, "old line\n");
@@ -195,6 +195,9 @@ for (const version of PI_VERSIONS) {
       await addMember(lead, team, { name: "bob", role: "teammate", planModeRequired: true });
       const pi = await startPiRpc({ version, cwd: w.tmp, env: w.env, extensions: [EXT] });
       try {
+        // no prompt and no model call yet: after the greeting's wait (300 ms here) bob greets without claiming to work
+        const greet = await until(() => w.spool(team, "team-lead").find((m) => m.kind === "teammate_started" && m.from === "bob"), "bob's greeting");
+        expect(greet.content).toMatch(/^bob is up \(pid \d+, model scripted\/scripted-1\) and is waiting for a prompt\.$/);
         await pi.run("hello");
         expect(w.calls("bob")[0]!.systemPrompt).toMatch(/PLAN MODE/);
         const task = await createTask(lead, team, { subject: "Change file", description: "old → new", owner: "bob" });
