@@ -110,17 +110,22 @@ function processStartMs(pid: number, boot: number): number | undefined {
   }
 }
 
-export type Liveness = { alive: boolean; state: "starting" | "idle" | "busy" | "stalled" | "dead" | "stopped" | "unknown"; reason: string };
+export type Liveness = { alive: boolean; state: "starting" | "idle" | "busy" | "error" | "stalled" | "dead" | "stopped" | "unknown"; reason: string };
 
-/** Judges an agent from its presence: dead if stopped, its pid is gone on this host, or its heartbeat is older than 30 s. */
+/**
+ * Judges an agent from its presence: dead if stopped, its pid is gone on this host, or its heartbeat is
+ * older than 30 s; "error" while it runs but its model fails (the reason says why).
+ */
 export function liveness(rt: Runtime | undefined, now: number, host = hostName()): Liveness {
   if (!rt) return { alive: false, state: "unknown", reason: "no presence file (never started, or not running the extension)" };
-  if (rt.state === "stopped") return { alive: false, state: "stopped", reason: "exited cleanly" };
+  const lastError = rt.error ? `; its last error: ${rt.error}` : "";
+  if (rt.state === "stopped") return { alive: false, state: "stopped", reason: rt.error ? `exited: ${rt.error}` : "exited cleanly" };
   const age = now - rt.heartbeatAt;
-  if (rt.host === host && !pidAlive(rt.pid)) return { alive: false, state: "dead", reason: `process ${rt.pid} is gone` };
-  if (rt.host === host && pidReused(rt)) return { alive: false, state: "dead", reason: `process ${rt.pid} is gone (that pid now belongs to a newer process)` };
-  if (age > HEARTBEAT_DEAD_MS) return { alive: false, state: "dead", reason: `no heartbeat for ${Math.round(age / 1000)} s` };
-  if (age > HEARTBEAT_STALL_MS) return { alive: true, state: "stalled", reason: `no heartbeat for ${Math.round(age / 1000)} s` };
+  if (rt.host === host && !pidAlive(rt.pid)) return { alive: false, state: "dead", reason: `process ${rt.pid} is gone${lastError}` };
+  if (rt.host === host && pidReused(rt)) return { alive: false, state: "dead", reason: `process ${rt.pid} is gone (that pid now belongs to a newer process)${lastError}` };
+  if (age > HEARTBEAT_DEAD_MS) return { alive: false, state: "dead", reason: `no heartbeat for ${Math.round(age / 1000)} s${lastError}` };
+  if (age > HEARTBEAT_STALL_MS) return { alive: true, state: "stalled", reason: `no heartbeat for ${Math.round(age / 1000)} s${lastError}` };
+  if (rt.state === "error") return { alive: true, state: "error", reason: `its model fails: ${rt.error ?? "unknown error"}` };
   return { alive: true, state: rt.state, reason: `heartbeat ${Math.max(0, Math.round(age / 1000))} s ago` };
 }
 

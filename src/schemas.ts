@@ -147,13 +147,16 @@ export const RuntimeSchema = z.object({
   pid: z.number(),
   host: z.string(),
   pane: z.string().optional(),
-  state: z.enum(["starting", "idle", "busy", "stopped"]),
+  /** "error": the agent runs but its last model call failed (see `error`) and none has succeeded since. */
+  state: z.enum(["starting", "idle", "busy", "error", "stopped"]),
   heartbeatAt: IsoTime,
   startedAt: IsoTime,
   /** A random id per agent process: fencing tells a process that lost its claims from a new one of the same name. */
   session: z.string().optional(),
   currentTask: z.string().optional(),
   shutdownRequested: z.boolean().optional(),
+  /** Why the model fails (state "error"), or why the process ended (state "stopped"). */
+  error: z.string().optional(),
 }).loose();
 export type Runtime = z.infer<typeof RuntimeSchema>;
 

@@ -24,9 +24,12 @@ import { listTasks, releaseTasksOf } from "./tasks.js";
 import { withLock } from "./store/lock.js";
 import { addMember, deleteTeam, findMember, isLead, memberNames, readTeam, removeMember, updateTeam } from "./teams.js";
 import { adapterFor, detect, detectKind, terminate, type PaneRef, type TerminalAdapter } from "./terminals/index.js";
+import { isPidAlive } from "./terminals/process.js";
 
 /** How long an orderly shutdown may take before the teammate is killed. */
 export const SHUTDOWN_GRACE_MS = 20_000;
+/** After the kill, how long its processes get to disappear before we report them as still exiting. */
+export const EXIT_WAIT_MS = 3_000;
 
 /** Lets tests and the demo choose the terminal; default: detect from the environment. */
 export interface TeammateDeps {
@@ -238,6 +241,8 @@ async function spawnLocked(ctx: Ctx, team: string, name: string, o: SpawnPlan, a
 export interface TeammateStatus {
   name: string; running: boolean; state: Liveness["state"]; paneAlive: boolean | null; processAlive: boolean | null;
   detail: string; unread: number; currentTask: string | null; pane: PaneRef | null;
+  /** Why its model fails (state "error"), or why it exited. */
+  error: string | null;
 }
 
 async function teammateStatus(ctx: Ctx, team: string, m: Member, d: Required<TeammateDeps>): Promise<TeammateStatus> {
@@ -259,7 +264,7 @@ async function teammateStatus(ctx: Ctx, team: string, m: Member, d: Required<Tea
     state = "dead"; running = false; detail = "its pane is gone";
   }
   const current = listTasks(ctx, team).find((t) => t.owner === m.name && (t.status === "in_progress" || t.status === "planning"));
-  return { name: m.name, running, state, paneAlive, processAlive, detail, unread: unreadCount(ctx, team, m.name), currentTask: current?.id ?? rt?.currentTask ?? null, pane: m.pane ?? null };
+  return { name: m.name, running, state, paneAlive, processAlive, detail, unread: unreadCount(ctx, team, m.name), currentTask: current?.id ?? rt?.currentTask ?? null, pane: m.pane ?? null, error: rt?.error ?? null };
 }
 
 /** Whether a teammate runs, its state, unread count and current task. */
@@ -268,24 +273,60 @@ export async function checkTeammate(ctx: Ctx, team: string, name: string, deps: 
   return teammateStatus(ctx, team, requireTeammate(cfg, name), { ...defaultDeps, ...deps });
 }
 
-/** Kills pane and process; returns what was done. */
-async function killTeammate(ctx: Ctx, team: string, m: Member, d: Required<TeammateDeps>): Promise<string[]> {
+interface KillResult {
+  /** What was done, for the tool result. */
+  actions: string[];
+  /** Pids still there after EXIT_WAIT_MS (signalled, not yet gone). */
+  exiting: number[];
+}
+
+/** Kills pane and process, and returns once their pids are gone (or EXIT_WAIT_MS has passed: see `exiting`). */
+async function killTeammate(ctx: Ctx, team: string, m: Member, d: Required<TeammateDeps>): Promise<KillResult> {
   const done: string[] = [];
+  const pids = new Set<number>();
   const rt = readPresence(ctx, team, m.name);
   // Only a pid with a recent heartbeat is surely ours: an old presence file may name a pid the OS has reused.
   // (The pane kill below covers a hung agent: the adapter checks the pane still runs the pid it started.)
   if (rt && ctx.now() - rt.heartbeatAt <= HEARTBEAT_DEAD_MS && rt.host === hostName() && rt.pid !== process.pid && pidAlive(rt.pid)) {
+    pids.add(rt.pid);
     if (await terminate(rt.pid, { graceMs: 1500 })) done.push(`process ${rt.pid} ended`);
   }
+  let adapter: TerminalAdapter | undefined;
   if (m.pane) {
     try {
-      const a = d.adapterForPane(ctx, m.pane);
-      if (await a.isAlive(m.pane)) { await a.kill(m.pane); done.push(`pane ${m.pane.paneId} closed`); }
+      adapter = d.adapterForPane(ctx, m.pane);
+      if (await adapter.isAlive(m.pane)) {
+        if (m.pane.pid) pids.add(m.pane.pid);
+        await adapter.kill(m.pane);
+        done.push(`pane ${m.pane.paneId} closed`);
+      }
     } catch (e) {
       done.push(`pane ${m.pane.paneId}: ${(e as Error).message}`);
     }
   }
-  return done;
+  const pane = m.pane;
+  const exiting = await waitGone([...pids], EXIT_WAIT_MS, () => (adapter?.reap && pane ? adapter.reap(pane) : undefined));
+  // A process that has not exited yet did not "end": the caller says it is still exiting.
+  return { actions: done.filter((a) => !exiting.some((pid) => a === `process ${pid} ended`)), exiting };
+}
+
+/**
+ * Waits until no process has any of `pids`. A zombie still has its pid (until its parent reaps it), and a
+ * dead pane process can stay one for long under tmux: then `reap` asks the terminal to reap it. Returns
+ * the pids still there when `ms` has passed.
+ */
+async function waitGone(pids: number[], ms: number, reap: () => Promise<void> | undefined): Promise<number[]> {
+  const end = Date.now() + ms;
+  let nudged = 0;
+  for (;;) {
+    const left = pids.filter(pidAlive); // kill -0: true for a zombie too
+    if (!left.length || Date.now() >= end) return left;
+    if (left.some((pid) => !isPidAlive(pid)) && Date.now() - nudged >= 200) {
+      nudged = Date.now();
+      await reap()?.catch(() => undefined);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 async function retire(ctx: Ctx, team: string, name: string, reason: string): Promise<string[]> {
@@ -296,19 +337,19 @@ async function retire(ctx: Ctx, team: string, name: string, reason: string): Pro
 }
 
 /** Kills a teammate now: pane and process end, the member is removed, its unfinished tasks go back to pending. */
-export async function forceKillTeammate(ctx: Ctx, team: string, name: string, deps: TeammateDeps = {}): Promise<{ actions: string[]; releasedTasks: string[] }> {
+export async function forceKillTeammate(ctx: Ctx, team: string, name: string, deps: TeammateDeps = {}): Promise<{ actions: string[]; exiting: number[]; releasedTasks: string[] }> {
   const d = { ...defaultDeps, ...deps };
   const cfg = readTeam(ctx, team);
   requireLead(ctx, cfg, "kill teammates");
   const m = requireTeammate(cfg, name);
-  const actions = await killTeammate(ctx, team, m, d);
+  const { actions, exiting } = await killTeammate(ctx, team, m, d);
   const releasedTasks = await retire(ctx, team, name, `${name} was force-killed by ${ctx.actor}`);
-  await appendEvent(ctx, team, "teammate.killed", { name, actions, releasedTasks });
-  return { actions, releasedTasks };
+  await appendEvent(ctx, team, "teammate.killed", { name, actions, exiting, releasedTasks });
+  return { actions, exiting, releasedTasks };
 }
 
 /** Orderly stop: ask the teammate to finish its turn and exit; kill it after the grace period; then remove it. */
-export async function shutdownTeammate(ctx: Ctx, team: string, name: string, deps: TeammateDeps & { graceMs?: number } = {}): Promise<{ exited: boolean; killed: boolean; actions: string[]; releasedTasks: string[]; waitedMs: number }> {
+export async function shutdownTeammate(ctx: Ctx, team: string, name: string, deps: TeammateDeps & { graceMs?: number } = {}): Promise<{ exited: boolean; killed: boolean; actions: string[]; exiting: number[]; releasedTasks: string[]; waitedMs: number }> {
   const d = { ...defaultDeps, ...deps };
   const cfg = readTeam(ctx, team);
   requireLead(ctx, cfg, "approve a shutdown");
@@ -324,11 +365,11 @@ export async function shutdownTeammate(ctx: Ctx, team: string, name: string, dep
     if (!st.running || rt?.state === "stopped") { exited = true; break; }
     await new Promise((r) => setTimeout(r, 200));
   }
-  const actions = await killTeammate(ctx, team, m, d);
+  const { actions, exiting } = await killTeammate(ctx, team, m, d);
   const killed = !exited && actions.some((a) => a.startsWith("process") || a.startsWith("pane"));
   const releasedTasks = await retire(ctx, team, name, exited ? `${name} shut down` : `${name} did not exit within ${Math.round(grace / 1000)} s and was killed`);
-  await appendEvent(ctx, team, "teammate.stopped", { name, exited, killed, releasedTasks });
-  return { exited, killed, actions, releasedTasks, waitedMs: Date.now() - started };
+  await appendEvent(ctx, team, "teammate.stopped", { name, exited, killed, exiting, releasedTasks });
+  return { exited, killed, actions, exiting, releasedTasks, waitedMs: Date.now() - started };
 }
 
 /** Stops the team's running teammates, then deletes the team's data. Returns who was stopped. */
@@ -339,7 +380,7 @@ export async function stopTeamAndDelete(ctx: Ctx, team: string, deps: TeammateDe
   const mates = cfg.members.filter((x) => x.role !== "lead");
   // In parallel: each kill may wait out a grace period.
   const actions = await Promise.all(mates.map((m) => killTeammate(ctx, team, m, d)));
-  const stopped = mates.filter((_, i) => actions[i]!.length).map((m) => m.name);
+  const stopped = mates.filter((_, i) => actions[i]!.actions.length).map((m) => m.name);
   const headless = new Map<string, PaneRef>();
   for (const m of mates) if (m.pane?.kind === "headless") headless.set(`${m.pane.socket ?? ""}\n${m.pane.session ?? ""}`, m.pane);
   for (const pane of headless.values()) await d.adapterForPane(ctx, pane).destroy?.().catch(() => undefined);

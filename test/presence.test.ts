@@ -51,6 +51,14 @@ describe("liveness", () => {
     expect(liveness(rt({ state: "stopped" }), now).alive).toBe(false);
     expect(liveness(undefined, now)).toMatchObject({ alive: false, state: "unknown" });
   });
+  it("a running agent whose model fails: alive, state error with the reason; the reason outlives its death", () => {
+    const failing = rt({ state: "error", error: "401 invalid x-api-key" });
+    expect(liveness(failing, now)).toEqual({ alive: true, state: "error", reason: "its model fails: 401 invalid x-api-key" });
+    expect(liveness({ ...failing, heartbeatAt: now - 20_000 }, now)).toMatchObject({ alive: true, state: "stalled", reason: expect.stringContaining("401 invalid x-api-key") });
+    expect(liveness({ ...failing, pid: deadPid() }, now)).toMatchObject({ alive: false, state: "dead", reason: expect.stringMatching(/^process \d+ is gone; its last error: 401 invalid x-api-key$/) });
+    expect(liveness(rt({ state: "stopped", error: "exit code 1 after: boom" }), now)).toEqual({ alive: false, state: "stopped", reason: "exited: exit code 1 after: boom" });
+    expect(liveness(rt({ state: "stopped" }), now).reason).toBe("exited cleanly");
+  });
   it("pidAlive", () => {
     expect(pidAlive(process.pid)).toBe(true);
     expect(pidAlive(deadPid())).toBe(false);
@@ -69,6 +77,26 @@ describe("presence files", () => {
     expect(readPresence(w.as(), "t", "dev")).toMatchObject({ agent: "dev", pid: process.pid, pane: "%1", state: "busy", heartbeatAt: w.clock.now });
     removePresence(w.as(), "t", "dev");
     expect(readPresence(w.as(), "t", "dev")).toBeUndefined();
+  });
+
+  it("state error with a reason is stored and read back; clearing the reason removes it", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    await writePresence(w.as("dev"), "t", "dev", { state: "error", error: "429 rate limit" });
+    expect(readPresence(w.as(), "t", "dev")).toMatchObject({ state: "error", error: "429 rate limit" });
+    await writePresence(w.as("dev"), "t", "dev", { state: "idle", error: undefined });
+    const back = readPresence(w.as(), "t", "dev")!;
+    expect(back.state).toBe("idle");
+    expect("error" in back).toBe(false);
+  });
+
+  it("a running teammate in state error is not swept: its tasks stay claimed", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    await claimed(w, "dev");
+    await writePresence(w.as("dev"), "t", "dev", { host: "remote-box", pid: 1, state: "error", error: "401", heartbeatAt: w.clock.now });
+    expect(await recoverAbandoned(w.as(), "t")).toEqual([]);
+    expect(getTask(w.as(), "t", "1")).toMatchObject({ owner: "dev", status: "in_progress" });
   });
 });
 

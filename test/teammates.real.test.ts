@@ -245,6 +245,28 @@ describe("teammates in tmux (real)", () => {
     await expect(callTool(as("dave"), "force_kill_teammate", { team_name: "eps", agent_name: "dave" })).rejects.toThrow(/not a member|only team-lead/);
   });
 
+  it("force_kill_teammate returns only once the process is gone: its pid is free at once (tmux would leave some a zombie)", async () => {
+    await createTeam("kappa");
+    // Killed through the pane (no presence file: killed before it reported in), and stand-ins killed by their presence pid.
+    const sleeper = lead({ CLANKER_TEAMS_AGENT_CMD: JSON.stringify(["/bin/sh", "-c", "exec sleep 300", "sh"]) });
+    const mates = [];
+    for (let i = 0; i < 10; i++) mates.push({ name: `s${i}`, ...(await spawn(sleeper, "kappa", { name: `s${i}` })) });
+    for (let i = 0; i < 3; i++) mates.push({ name: `p${i}`, ...(await spawn(lead(), "kappa", { name: `p${i}` })) });
+    for (let i = 0; i < 3; i++) await untilIdle("kappa", `p${i}`);
+    await new Promise((r) => setTimeout(r, 300)); // the sleepers have exec'ed sleep
+    const exists = (pid: number) => { try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === "EPERM"; } };
+    for (const m of mates) {
+      expect(isPidAlive(m.pane.pid), m.name).toBe(true);
+      const r = await callTool(lead(), "force_kill_teammate", { team_name: "kappa", agent_name: m.name });
+      expect(exists(m.pane.pid), `${m.name}: pid ${m.pane.pid} right after "${r.text}"`).toBe(false);
+      expect(r.details.exiting).toEqual([]);
+      expect(r.text).toMatch(new RegExp(`^${m.name} killed \\((process \\d+ ended|pane %\\d+ closed).*\\) and removed\\.$`));
+      expect(await paneExists(m.pane.paneId)).toBe(false);
+    }
+    expect(members("kappa")).toEqual(["team-lead"]);
+    await callTool(lead(), "team_delete", { team_name: "kappa" });
+  });
+
   it("process_shutdown_approved: a cooperative teammate exits at once; a stubborn one is killed after the grace period", async () => {
     await createTeam("zeta");
     const grace = { CLANKER_SHUTDOWN_GRACE_MS: "1500" };
@@ -330,6 +352,28 @@ describe("teammates in tmux (real)", () => {
     bystander.kill("SIGKILL");
     await bystander;
     await callTool(lead(), "team_delete", { team_name: "iota" });
+  });
+
+  it("force_kill_teammate says which pid is still exiting when it does not go within the bound", async () => {
+    await createTeam("lambda");
+    await addMember(lead(), "lambda", { name: "undead", role: "teammate" });
+    // A zombie whose parent never reaps it: `sleep 0 &` becomes a child of the exec'ed `sleep 30`.
+    const parent = execa("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { reject: false, buffer: false });
+    const zombie = await new Promise<number>((resolve) => parent.stdout!.once("data", (b: Buffer) => resolve(Number(b.toString().trim()))));
+    try {
+      await waitFor(() => !isPidAlive(zombie) || undefined, 5000, "the child to be a zombie");
+      await writePresence(lead(), "lambda", "undead", { pid: zombie, state: "idle", heartbeatAt: Date.now() });
+      const t0 = Date.now();
+      const r = await callTool(lead(), "force_kill_teammate", { team_name: "lambda", agent_name: "undead" });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(3000);
+      expect(r.details.exiting).toEqual([zombie]);
+      expect(r.text).toBe(`undead removed, but process ${zombie} is still exiting.`);
+      expect(members("lambda")).toEqual(["team-lead"]);
+    } finally {
+      parent.kill("SIGKILL");
+      await parent;
+    }
+    await callTool(lead(), "team_delete", { team_name: "lambda" });
   });
 
   it("force-killing the last teammate leaves only the lead's pane", async () => {

@@ -2,7 +2,8 @@
  * The pi / clanker extension: registers the team tools, tells a teammate who
  * it is on every turn, delivers inbox messages into the conversation the
  * moment they arrive (fs.watch + 30 s poll), keeps the presence file fresh,
- * enforces plan mode, and (in the lead) sweeps dead teammates' tasks.
+ * enforces plan mode, reports failed model calls (presence state "error",
+ * one message to the lead), and (in the lead) sweeps dead teammates' tasks.
  *
  * Host imports are type-only, so one file serves pi 0.55 (clanker's base),
  * pi 0.73 and the clanker fork. Extension-API behaviour this relies on is
@@ -10,7 +11,8 @@
  *
  * Environment: CLANKER_TEAM_NAME + CLANKER_AGENT_NAME make a teammate (else the
  * lead); CLANKER_PLAN_MODE_REQUIRED=1, CLANKER_AGENT_MODEL (set by
- * spawn_teammate); CLANKER_TEAMS_HEARTBEAT_MS overrides the 5 s heartbeat.
+ * spawn_teammate); CLANKER_TEAMS_HEARTBEAT_MS overrides the 5 s heartbeat,
+ * CLANKER_TEAMS_GREET_WAIT_MS the 15 s GREET_WAIT_MS (tests).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -26,8 +28,11 @@ import { jsonSchema } from "../tools/define.js";
 import { callTool, toolsFor } from "../tools/table.js";
 import { LEAD_NAME } from "../store/paths.js";
 import type { Message } from "../schemas.js";
+import { classifyModelError, hintFor, oneLine, type ModelFailure } from "./model-errors.js";
 
 export const POLL_MS = 30_000;
+/** A teammate greets the lead when its first model call answers or fails; after this long without either, it greets anyway. */
+export const GREET_WAIT_MS = 15_000;
 const SWEEP_MS = 2_000;
 const MUTATING_TOOLS = new Set(["edit", "write", "bash"]);
 
@@ -54,6 +59,12 @@ interface ProcessState {
   /** Presence files written by this process: marked stopped on exit. */
   presenceFiles: Set<string>;
   exitHook: boolean;
+  /** The model's last failure; cleared by the next call that succeeds. */
+  modelError?: ModelFailure;
+  /** Key of the failure the lead was told about; cleared on recovery, so the next failure is news again. */
+  toldLead?: string;
+  /** The error pi is crashing with (seen by uncaughtExceptionMonitor), for the presence file. */
+  fatal?: string;
   live: LiveCounts;
 }
 
@@ -68,17 +79,23 @@ function processState(): ProcessState {
   });
 }
 
-/** pi emits no session_shutdown when killed by SIGTERM/SIGHUP (a closed pane): mark our presence stopped on any exit. */
+/**
+ * pi emits no session_shutdown when killed by SIGTERM/SIGHUP (a closed pane): mark our presence stopped on
+ * any exit, saying why when the exit was not clean (pi 0.55 crashes when a provider throws).
+ */
 function installExitHook(ps: ProcessState): void {
   if (ps.exitHook) return;
   ps.exitHook = true;
-  process.on("exit", () => {
+  // A monitor only observes: pi's own handling of the error is unchanged.
+  process.on("uncaughtExceptionMonitor", (err) => { ps.fatal = oneLine(err instanceof Error ? err.message : String(err)); });
+  process.on("exit", (code) => {
+    const why = code === 0 ? undefined : ps.fatal ? `pi crashed (exit code ${code}): ${ps.fatal}` : `exit code ${code}${ps.modelError ? ` after its model failed: ${ps.modelError.reason}` : ""}`;
     for (const file of ps.presenceFiles) {
       try {
         const cur = JSON.parse(fs.readFileSync(file, "utf8"));
         if (cur.pid !== process.pid || cur.state === "stopped") continue;
         const tmp = `${file}.${process.pid}.exit.tmp`;
-        fs.writeFileSync(tmp, JSON.stringify({ ...cur, state: "stopped", heartbeatAt: Date.now() }, null, 2), { mode: 0o600 });
+        fs.writeFileSync(tmp, JSON.stringify({ ...cur, state: "stopped", heartbeatAt: Date.now(), error: why }, null, 2), { mode: 0o600 });
         fs.renameSync(tmp, file);
       } catch { /* best effort: staleness covers the rest */ }
     }
@@ -107,6 +124,11 @@ export function formatDelivery(team: string, msgs: Message[]): string {
   return [head, ...msgs.map((m) => `--- From ${m.from} (${m.timestamp.slice(11, 19)}) — ${m.summary}\n${m.content}`)].join("\n\n");
 }
 
+function greetWaitMs(env: NodeJS.ProcessEnv): number {
+  const v = Number(env.CLANKER_TEAMS_GREET_WAIT_MS);
+  return Number.isFinite(v) && v >= 50 ? v : GREET_WAIT_MS;
+}
+
 function heartbeatMs(env: NodeJS.ProcessEnv): number {
   const v = Number(env.CLANKER_TEAMS_HEARTBEAT_MS);
   return Number.isFinite(v) && v >= 50 ? v : HEARTBEAT_EVERY_MS;
@@ -130,6 +152,7 @@ export default function clankerTeams(pi: ExtensionAPI): void {
   /** Between agent_end and one macrotask later: pi 0.73 strands a follow-up sent then. */
   let ending = false;
   let shutdownWanted = false;
+  let greetTimer: NodeJS.Timeout | undefined;
   let shutdownCalled = false;
   let disposed = false;
   const teams = new Set<string>();
@@ -145,6 +168,7 @@ export default function clankerTeams(pi: ExtensionAPI): void {
       if (disposed) return;
       disposed = true;
       for (const { t, kind } of timers) { clearInterval(t); ps.live[kind]--; }
+      if (greetTimer) clearTimeout(greetTimer);
       timers.length = 0;
       for (const team of [...watchers.keys()]) unwatch(team);
       if (ps.current === instance) ps.current = undefined;
@@ -177,15 +201,16 @@ export default function clankerTeams(pi: ExtensionAPI): void {
         const ctx = ctxFor();
         const current = listTasks(ctx, team).find((t) => t.owner === actor && (t.status === "in_progress" || t.status === "planning"));
         const file = ctx.paths.runtimeFile(team, actor);
-        await writePresence(ctx, team, actor, { pid: process.pid, heartbeatAt: Date.now(), pane: env.TMUX_PANE ?? env.WEZTERM_PANE ?? env.ZELLIJ_PANE_ID, currentTask: current?.id, ...patch });
+        await writePresence(ctx, team, actor, { pid: process.pid, heartbeatAt: Date.now(), pane: env.TMUX_PANE ?? env.WEZTERM_PANE ?? env.ZELLIJ_PANE_ID, currentTask: current?.id, error: ps.modelError?.reason, ...patch });
         ps.presenceFiles.add(file);
         if (team === (myTeam ?? [...teams][0])) updateStatusLine(current?.id);
       } catch { /* the team may be gone; never crash the host */ }
     }
   }
 
-  function stateNow(): string {
-    return busy ? "busy" : "idle";
+  /** "error" from a failed model call until one succeeds, whether or not pi is retrying. */
+  function stateNow(): "error" | "busy" | "idle" {
+    return ps.modelError ? "error" : busy ? "busy" : "idle";
   }
 
   function updateStatusLine(taskId?: string): void {
@@ -199,7 +224,10 @@ export default function clankerTeams(pi: ExtensionAPI): void {
 
   /** Delivers unread mail of one team into the conversation, then marks exactly those read; single-flight per team. */
   function deliver(team: string): Promise<void> {
-    if (disposed || !ps.runSeen || ending) return Promise.resolve();
+    if (disposed || ending) return Promise.resolve();
+    // Before the first run (the initial prompt, which never starts when the model has no key) mail waits, but a
+    // shutdown request is obeyed at once: the lead must not wait out its grace period for a teammate that cannot work.
+    if (!ps.runSeen) return role === "teammate" ? obeyShutdown(team) : Promise.resolve();
     const running = delivering.get(team);
     if (running) { again.add(team); return running; }
     const p = (async () => {
@@ -222,6 +250,17 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     })().finally(() => delivering.delete(team));
     delivering.set(team, p);
     return p;
+  }
+
+  /** Takes only shutdown requests from the inbox and shuts down if there is one. */
+  async function obeyShutdown(team: string): Promise<void> {
+    try {
+      const ctx = ctxFor();
+      const ids = unreadPeek(ctx, team, actor).filter((m) => m.kind === "shutdown_request").map((m) => m.id);
+      if (!ids.length) return;
+      await markRead(ctx, team, actor, ids).catch(() => undefined);
+      requestShutdown();
+    } catch { /* the team may be gone */ }
   }
 
   function deliverAll(): void {
@@ -303,15 +342,17 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     every("heartbeat", heartbeatMs(env), () => void presence({ state: stateNow() }));
     if (role === "teammate") {
       watch(myTeam!);
-      await presence({ state: "starting", startedAt: Date.now() });
-      const key = `${myTeam}/${actor}`;
-      if (!ps.greeted.has(key)) {
-        ps.greeted.add(key);
-        try {
-          await sendMessage(ctxFor(), myTeam!, { recipient: LEAD_NAME, summary: `${actor} started`, content: `${actor} is up (pid ${process.pid}${ctx.model ? `, model ${ctx.model.provider}/${ctx.model.id}` : ""}) and is working on its initial prompt.`, kind: "teammate_started" });
-        } catch { /* not a member (yet): the lead sees the presence file */ }
+      await presence({ state: ps.modelError ? "error" : "starting", startedAt: Date.now() });
+      if (greetPending()) {
+        // The greeting waits for the first model call's outcome (it must not say "working" when the model fails).
+        greetTimer = setTimeout(() => void greet("waiting"), greetWaitMs(env));
+        greetTimer.unref?.();
       }
-    } else {
+    }
+    // pi checks the key only when a prompt starts and then fails before any event we see: check it now.
+    const noKey = missingAuth(ctx);
+    if (noKey) modelFailed(noKey);
+    if (role === "lead") {
       if (myTeam) ps.leadTeams.add(myTeam);
       for (const t of ps.leadTeams) watch(t);
       if (teams.size) await presence({ state: stateNow() });
@@ -319,6 +360,79 @@ export default function clankerTeams(pi: ExtensionAPI): void {
         for (const t of teams) void recoverAbandoned(ctxFor(), t).catch(() => undefined);
       });
     }
+  }
+
+  /** Why the current model cannot be called at all (no model, no key), or undefined. Never throws. */
+  function missingAuth(ctx: ExtensionContext, model = ctx.model): string | undefined {
+    try {
+      if (!model) return "No model selected (start it with --model provider/id, or /login in its pane)";
+      // getAvailable(): the models whose provider has a key or login, on 0.55 and 0.73, without refreshing tokens.
+      const reg = ctx.modelRegistry as unknown as { getAvailable?: () => Array<{ provider: string; id: string }> } | undefined;
+      if (typeof reg?.getAvailable !== "function") return undefined;
+      if (reg.getAvailable().some((m) => m.provider === model.provider && m.id === model.id)) return undefined;
+      return `No API key found for ${model.provider} (model ${model.provider}/${model.id})`;
+    } catch {
+      return undefined;
+    }
+  }
+
+  function greetPending(): boolean {
+    return role === "teammate" && !ps.greeted.has(`${myTeam}/${actor}`);
+  }
+
+  /** The teammate's one greeting: "working" once its model answers, the failure if it fails first, else after GREET_WAIT_MS. */
+  async function greet(how: "working" | "failed" | "waiting"): Promise<void> {
+    if (!greetPending() || disposed) return;
+    ps.greeted.add(`${myTeam}/${actor}`);
+    if (greetTimer) clearTimeout(greetTimer);
+    const model = lastCtx?.model ? `, model ${lastCtx.model.provider}/${lastCtx.model.id}` : "";
+    const up = `${actor} is up (pid ${process.pid}${model})`;
+    const f = ps.modelError;
+    let summary = `${actor} started`;
+    let content = how === "working" ? `${up} and is working on its initial prompt.`
+      : ps.runSeen ? `${up}; its model has not answered yet.` : `${up} and is waiting for a prompt.`;
+    if (how === "failed" && f) {
+      ps.toldLead = f.key;
+      summary = `${actor} started; its model fails`;
+      content = `${up} but cannot work: its model call failed: ${f.reason}\n${hintFor(f.kind)}`;
+    }
+    try {
+      await sendMessage(ctxFor(), myTeam!, { recipient: LEAD_NAME, summary: summary.slice(0, 200), content, kind: "teammate_started" });
+    } catch { /* not a member (any more): the lead sees the presence file */ }
+  }
+
+  /** A model call failed (or cannot start): presence says so; the lead hears of each new failure once. */
+  function modelFailed(message: string | undefined): void {
+    const f = classifyModelError(message);
+    const changed = ps.modelError?.reason !== f.reason;
+    ps.modelError = f;
+    if (changed) void presence({ state: "error" });
+    if (role !== "teammate") return;
+    if (greetPending()) return void greet("failed");
+    if (ps.toldLead === f.key) return; // a retry, or the same failure on the next mail
+    ps.toldLead = f.key;
+    void sendMessage(ctxFor(), myTeam!, {
+      recipient: LEAD_NAME, summary: `${actor}'s model fails`.slice(0, 200), kind: "model_error",
+      content: `${actor} cannot work: its model call failed: ${f.reason}\n${hintFor(f.kind)}`,
+    }).catch(() => undefined);
+  }
+
+  /** A model call succeeded: back to busy/idle, and the next failure is news again. */
+  function modelOk(): void {
+    if (ps.modelError) {
+      ps.modelError = undefined;
+      ps.toldLead = undefined;
+      void presence({ state: stateNow() });
+    }
+    if (greetPending()) void greet("working");
+  }
+
+  /** Judges one finished assistant message: error, success, or (aborted by the user) neither. */
+  function judge(message: unknown): void {
+    const m = message as { role?: string; stopReason?: string; errorMessage?: string } | undefined;
+    if (m?.role !== "assistant") return;
+    if (m.stopReason === "error") modelFailed(m.errorMessage);
+    else if (m.stopReason !== "aborted") modelOk();
   }
 
   pi.on("session_start", async (_e, ctx) => start(ctx));
@@ -335,16 +449,31 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     ps.runSeen = true;
     // Mail that arrived before the first run (e.g. the task the lead assigned at spawn) joins this run as a follow-up.
     if (first) deliverAll();
-    await presence({ state: "busy" });
+    await presence({ state: stateNow() });
   });
-  pi.on("agent_end", async (_e, ctx) => {
+  pi.on("message_end", async (e) => judge((e as { message?: unknown }).message));
+  // The model is answering: enough for the greeting to say it works (a long answer may take minutes to end).
+  pi.on("message_update", async (e) => {
+    if (!greetPending() || ps.modelError) return;
+    const type = (e as { assistantMessageEvent?: { type?: string } }).assistantMessageEvent?.type;
+    if (type?.endsWith("_delta")) void greet("working");
+  });
+  pi.on("model_select", async (e, ctx) => {
+    lastCtx = ctx;
+    const noKey = missingAuth(ctx, (e as { model?: ExtensionContext["model"] }).model ?? ctx.model);
+    if (noKey) modelFailed(noKey);
+  });
+  pi.on("agent_end", async (e, ctx) => {
     lastCtx = ctx;
     busy = false;
+    // A provider that throws instead of streaming an error: pi 0.73 puts the failed message only here (no message_end).
+    const msgs = (e as { messages?: unknown[] }).messages ?? [];
+    judge([...msgs].reverse().find((m) => (m as { role?: string })?.role === "assistant"));
     // pi 0.73 strands a follow-up sent while agent_end is being handled (until the next prompt):
     // hold deliveries until one macrotask after this handler returns, then flush.
     ending = true;
     try {
-      await presence({ state: "idle" });
+      await presence({ state: stateNow() });
     } finally {
       setTimeout(() => {
         ending = false;

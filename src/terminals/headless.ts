@@ -94,6 +94,11 @@ export class HeadlessAdapter implements TerminalAdapter {
     return this.client.forPane(pane).killPane(pane);
   }
 
+  /** Make the pane's tmux server reap exited pane processes now. */
+  reap(pane: PaneRef): Promise<void> {
+    return this.client.forPane(pane).reap();
+  }
+
   /** Stop every teammate in the session (gracefully, like kill) and remove the session; a no-op if it is gone. */
   async destroy(): Promise<void> {
     const listed = await this.client.try(["list-panes", "-s", "-t", `=${this.session}`, "-F", "#{pane_id} #{pane_pid}"]);

@@ -134,6 +134,15 @@ export class TmuxClient {
     return dead === "1" ? { state: "dead" } : { state: "running", pid: Number(pid) };
   }
 
+  /**
+   * Make the server reap exited children now. tmux 3.3 sometimes misses a pane process's exit, which then
+   * stays a zombie (its pid still taken) until another child of the server exits; a no-op job is such a
+   * child. The command is a constant: nothing of ours reaches the shell.
+   */
+  async reap(): Promise<void> {
+    await this.try(["run-shell", "-b", "true"]);
+  }
+
   /** End the pane's program (SIGTERM, then SIGHUP via kill-pane, then SIGKILL) and close the pane. */
   async killPane(pane: PaneRef): Promise<void> {
     const status = await this.paneState(pane);

@@ -123,6 +123,11 @@ export class TmuxAdapter implements TerminalAdapter {
     return this.client.forPane(pane).killPane(pane);
   }
 
+  /** Make the pane's tmux server reap exited pane processes now. */
+  reap(pane: PaneRef): Promise<void> {
+    return this.client.forPane(pane).reap();
+  }
+
   /** Teammates are already on screen, next to the lead. */
   attachHint(pane?: PaneRef): string {
     return `teammates are in tmux panes to the right of the lead${pane ? ` (this one: ${pane.paneId})` : ""}`;

@@ -36,4 +36,6 @@ export interface TerminalAdapter {
   attachHint(pane?: PaneRef): string;
   /** Tear down what the adapter created for the team (headless: its tmux session). Optional. */
   destroy?(): Promise<void>;
+  /** Make the terminal reap its exited pane processes now (tmux can leave one a zombie until its next child exits). Optional. */
+  reap?(pane: PaneRef): Promise<void>;
 }

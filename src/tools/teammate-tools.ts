@@ -26,7 +26,7 @@ export const teammateTools = [
   }),
   defineTool({
     name: "check_teammate", label: "Check teammate", roles: ["lead", "teammate"],
-    description: "Is a teammate running? Its state (starting/idle/busy/stalled/dead), unread count, current task.",
+    description: "Is a teammate running? Its state (starting/idle/busy/error/stalled/dead), unread count, current task.",
     params: z.object({ team_name, agent_name }),
     example: { team_name: "checkout-rewrite", agent_name: "backend-dev" },
     async run(ctx, a) {
@@ -41,7 +41,9 @@ export const teammateTools = [
     example: { team_name: "checkout-rewrite", agent_name: "frontend-dev" },
     async run(ctx, a) {
       const r = await forceKillTeammate(ctx, a.team_name, a.agent_name);
-      return { text: `${a.agent_name} killed${r.actions.length ? ` (${r.actions.join("; ")})` : ""} and removed.${r.releasedTasks.length ? ` Tasks back to pending: ${r.releasedTasks.map((t) => "#" + t).join(", ")}.` : ""}`, details: r };
+      const done = r.actions.length ? ` (${r.actions.join("; ")})` : "";
+      const head = r.exiting.length ? `${a.agent_name} removed, but process ${r.exiting.join(", ")} is still exiting${done}.` : `${a.agent_name} killed${done} and removed.`;
+      return { text: `${head}${r.releasedTasks.length ? ` Tasks back to pending: ${r.releasedTasks.map((t) => "#" + t).join(", ")}.` : ""}`, details: r };
     },
   }),
   defineTool({
@@ -51,7 +53,9 @@ export const teammateTools = [
     example: { team_name: "checkout-rewrite", agent_name: "backend-dev" },
     async run(ctx, a) {
       const r = await shutdownTeammate(ctx, a.team_name, a.agent_name);
-      return { text: `${a.agent_name} ${r.exited ? "exited" : r.killed ? "did not exit in time and was killed" : "is gone"} after ${(r.waitedMs / 1000).toFixed(1)} s and was removed.${r.releasedTasks.length ? ` Tasks back to pending: ${r.releasedTasks.map((t) => "#" + t).join(", ")}.` : ""}`, details: r };
+      const how = r.exited ? "exited" : r.killed ? "did not exit in time and was killed" : "is gone";
+      const exiting = r.exiting.length ? ` Process ${r.exiting.join(", ")} is still exiting.` : "";
+      return { text: `${a.agent_name} ${how} after ${(r.waitedMs / 1000).toFixed(1)} s and was removed.${exiting}${r.releasedTasks.length ? ` Tasks back to pending: ${r.releasedTasks.map((t) => "#" + t).join(", ")}.` : ""}`, details: r };
     },
   }),
 ];

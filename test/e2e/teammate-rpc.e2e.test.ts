@@ -1,7 +1,7 @@
 /**
  * A real pi (0.73 and 0.55) in RPC mode running the extension as a teammate,
  * with the scripted model: it is loaded twice but registers once, greets the
- * lead, gets a task by message, claims and completes it (the completion hook
+ * lead once its model answers, gets a task by message, claims and completes it (the completion hook
  * runs), reports; it knows who it is on every run; after a reload one watcher
  * and one heartbeat timer remain and mail is delivered once; plan mode blocks
  * `edit` until the lead approves the plan. Every step is checked in the files,
@@ -76,12 +76,14 @@ for (const version of PI_VERSIONS) {
       const pi: RpcHandle = await startPiRpc({ version, cwd: repo, env: w.env, extensions: [EXT, copy, DEBUG_PROBE] });
       try {
         expect(pi.events.some((e) => e.type === "extension_error")).toBe(false);
-        // greeting, sent at session start
-        const greet = await until(() => w.spool(team, "team-lead").find((m) => m.kind === "teammate_started" && m.from === "alice"), "teammate_started in the lead's inbox");
-        expect(greet.content).toMatch(/alice is up/);
+        // no greeting before the model has answered (it would claim a teammate works whose model may fail)
+        await sleep(500);
+        expect(w.spool(team, "team-lead").filter((m) => m.from === "alice")).toEqual([]);
 
-        // run 1: a prompt; every tool exists once
+        // run 1: a prompt; every tool exists once; the model answers, so the greeting says alice works
         await pi.run("hello");
+        const greet = await until(() => w.spool(team, "team-lead").find((m) => m.kind === "teammate_started" && m.from === "alice"), "teammate_started in the lead's inbox");
+        expect(greet.content).toMatch(/^alice is up \(pid \d+, model scripted\/scripted-1\) and is working on its initial prompt\.$/);
         const first = w.calls("alice")[0]!;
         for (const name of ["task_claim", "task_update", "send_message", "read_inbox", "debug_counters"]) {
           expect(first.tools.filter((t) => t === name), name).toHaveLength(1);
@@ -184,7 +186,7 @@ for (const version of PI_VERSIONS) {
           },
         },
       };
-      const w = makeWorld(script, { CLANKER_TEAM_NAME: team, CLANKER_AGENT_NAME: "bob", CLANKER_PLAN_MODE_REQUIRED: "1" });
+      const w = makeWorld(script, { CLANKER_TEAM_NAME: team, CLANKER_AGENT_NAME: "bob", CLANKER_PLAN_MODE_REQUIRED: "1", CLANKER_TEAMS_GREET_WAIT_MS: "300" });
       worlds.push(w);
       const file = join(w.tmp, "file.txt");
       writeFileSync(file, "old line\n");
@@ -193,6 +195,9 @@ for (const version of PI_VERSIONS) {
       await addMember(lead, team, { name: "bob", role: "teammate", planModeRequired: true });
       const pi = await startPiRpc({ version, cwd: w.tmp, env: w.env, extensions: [EXT] });
       try {
+        // no prompt and no model call yet: after the greeting's wait (300 ms here) bob greets without claiming to work
+        const greet = await until(() => w.spool(team, "team-lead").find((m) => m.kind === "teammate_started" && m.from === "bob"), "bob's greeting");
+        expect(greet.content).toMatch(/^bob is up \(pid \d+, model scripted\/scripted-1\) and is waiting for a prompt\.$/);
         await pi.run("hello");
         expect(w.calls("bob")[0]!.systemPrompt).toMatch(/PLAN MODE/);
         const task = await createTask(lead, team, { subject: "Change file", description: "old → new", owner: "bob" });
