@@ -1,6 +1,6 @@
 /** Who is calling, where, and when: passed to every domain function. */
 import { randomBytes } from "node:crypto";
-import { LEAD_NAME } from "./store/paths.js";
+import { LEAD_NAME } from "./names.js";
 import { openStore } from "./store/open.js";
 import type { TeamStore } from "./store/types.js";
 

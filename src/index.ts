@@ -6,7 +6,7 @@ export { createTask, listTasks, getTask, updateTask, submitPlan, evaluatePlan, c
 export { sendMessage, broadcastMessage, readInbox, readHistory, unreadCount, unreadPeek, markRead, systemMessage, SYSTEM_SENDER, type SendInput, type ReadInboxInput, type ReadInboxResult } from "./domain/messages.js";
 export { appendEvent, readEvents } from "./domain/events.js";
 export { readPresence, writePresence, removePresence, liveness, livenessOf, recoverAbandoned, pidAlive, hostName, leaseMs, HEARTBEAT_DEAD_MS, type Liveness } from "./domain/presence.js";
-export { runCompletionHook, runRepoHook, HOOK_RELATIVE_PATH } from "./hooks.js";
+export { runCompletionHook, runRepoHook, HOOK_RELATIVE_PATH } from "./agents/hooks.js";
 export { tools, getTool, toolsFor, callTool } from "./tools/table.js";
 export { jsonSchema, type ToolDef, type ToolResult } from "./tools/define.js";
 export { validateName, validateTaskId, LEAD_NAME } from "./names.js";

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { CLI, cleanupTemp, tempDir, until } from "./helpers/fixtures.js";
-import { isPidAlive } from "../src/terminals/process.js";
+import { isPidAlive } from "../src/agents/terminals/process.js";
 
 const sockets: string[] = [];
 afterAll(async () => {

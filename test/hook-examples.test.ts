@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { ROOT, cleanupTemp, teamWith, tempDir, world } from "./helpers/fixtures.js";
-import { runCompletionHook } from "../src/hooks.js";
+import { runCompletionHook } from "../src/agents/hooks.js";
 import { callTool } from "../src/tools/table.js";
 import { getTask } from "../src/tasks.js";
 

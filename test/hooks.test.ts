@@ -2,11 +2,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
-import { runCompletionHook, runRepoHook, OUTPUT_TAIL_CHARS } from "../src/hooks.js";
+import { runCompletionHook, runRepoHook, OUTPUT_TAIL_CHARS } from "../src/agents/hooks.js";
 import { createTask, getTask, listTasks } from "../src/tasks.js";
 import { callTool } from "../src/tools/table.js";
 import { readEvents } from "../src/events.js";
-import { teammateEnv } from "../src/teammates.js";
+import { teammateEnv } from "../src/agents/teammates.js";
 import { CLI, ROOT, alive, cleanupTemp, teamWith, tempDir, until, world, type World } from "./helpers/fixtures.js";
 
 afterAll(cleanupTemp);

@@ -12,9 +12,9 @@ import { readInbox } from "../dist/src/messages.js";
 import { getTask } from "../dist/src/tasks.js";
 import { writePresence } from "../dist/src/presence.js";
 import { addMember, readTeam, updateTeam } from "../dist/src/teams.js";
-import { extensionPath, initialPrompt } from "../dist/src/teammates.js";
-import { headlessSessionName } from "../dist/src/terminals/headless.js";
-import { isPidAlive } from "../dist/src/terminals/process.js";
+import { extensionPath, initialPrompt } from "../dist/src/agents/teammates.js";
+import { headlessSessionName } from "../dist/src/agents/terminals/headless.js";
+import { isPidAlive } from "../dist/src/agents/terminals/process.js";
 import { callTool } from "../dist/src/tools/table.js";
 import { hostileStrings, startTmuxServer, waitFor, type TmuxServer } from "./fixtures/recorder/helpers.js";
 

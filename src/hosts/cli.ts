@@ -1,7 +1,7 @@
 /** The clanker-teams command line: parses argv, opens the store, runs one command (hosts/cli/commands/). */
 import { makeCtx, type Ctx } from "../context.js";
 import { isTeamsError } from "../errors.js";
-import { runCompletionHook } from "../hooks.js";
+import { runCompletionHook } from "../agents/hooks.js";
 import { visible, visibleBlock } from "../text/safe.js";
 import { didYouMean, packageVersion, parse } from "./cli/args.js";
 import type { Command, Parsed } from "./cli/command.js";

@@ -1,7 +1,7 @@
 /**
  * The pi / clanker extension: registers the team tools, tells a teammate who
  * it is on every turn, delivers inbox messages into the conversation the
- * moment they arrive (fs.watch + 30 s poll), keeps the presence file fresh,
+ * moment they arrive (the store's change notification + 30 s poll), keeps its presence fresh,
  * enforces plan mode, reports failed model calls (presence state "error",
  * one message to the lead), and (in the lead) sweeps dead teammates' tasks.
  *
@@ -18,15 +18,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ExtensionAPI, ExtensionContext } from "@mariozechner/pi-coding-agent";
-import { makeCtx, type Ctx } from "../context.js";
-import { runCompletionHook } from "../hooks.js";
-import { markRead, sendMessage, unreadCount, unreadPeek } from "../messages.js";
-import { HEARTBEAT_EVERY_MS, recoverAbandoned, writePresence } from "../presence.js";
-import { getTask, listTasks } from "../tasks.js";
-import { findMember, readTeam } from "../teams.js";
+import { makeCtx, newSession, type Ctx } from "../context.js";
+import { runCompletionHook } from "../agents/hooks.js";
+import { markRead, sendMessage, unreadCount, unreadPeek } from "../domain/messages.js";
+import { HEARTBEAT_EVERY_MS, recoverAbandoned, writePresence } from "../domain/presence.js";
+import { getTask, listTasks } from "../domain/tasks.js";
+import { findMember, readTeam } from "../domain/teams.js";
 import { jsonSchema } from "../tools/define.js";
 import { callTool, toolsFor } from "../tools/table.js";
-import { LEAD_NAME } from "../store/paths.js";
+import { LEAD_NAME } from "../names.js";
 import type { Message } from "../schemas.js";
 import { classifyModelError, hintFor, oneLine, type ModelFailure } from "./model-errors.js";
 
@@ -56,8 +56,10 @@ interface ProcessState {
   greeted: Set<string>;
   /** Teams this lead process works with (survive /reload). */
   leadTeams: Set<string>;
-  /** Presence files written by this process: marked stopped on exit. */
-  presenceFiles: Set<string>;
+  /** Teams this process keeps a presence in: marked stopped on exit. */
+  presenceTeams: Set<string>;
+  /** This process's session: claims record it, fencing refers to it (see domain/tasks.ts). */
+  session: string;
   exitHook: boolean;
   /** The model's last failure; cleared by the next call that succeeds. */
   modelError?: ModelFailure;
@@ -74,7 +76,7 @@ type G = typeof globalThis & { [STATE]?: ProcessState; __clankerTeamsDebug?: () 
 function processState(): ProcessState {
   const g = globalThis as G;
   return (g[STATE] ??= {
-    runSeen: false, greeted: new Set(), leadTeams: new Set(), presenceFiles: new Set(), exitHook: false,
+    runSeen: false, greeted: new Set(), leadTeams: new Set(), presenceTeams: new Set(), exitHook: false, session: newSession(),
     live: { loads: 0, instances: 0, watchers: 0, poll: 0, heartbeat: 0, sweep: 0 },
   });
 }
@@ -83,21 +85,18 @@ function processState(): ProcessState {
  * pi emits no session_shutdown when killed by SIGTERM/SIGHUP (a closed pane): mark our presence stopped on
  * any exit, saying why when the exit was not clean (pi 0.55 crashes when a provider throws).
  */
-function installExitHook(ps: ProcessState): void {
+function installExitHook(ps: ProcessState, ctxFor: () => Ctx, actor: string): void {
   if (ps.exitHook) return;
   ps.exitHook = true;
   // A monitor only observes: pi's own handling of the error is unchanged.
   process.on("uncaughtExceptionMonitor", (err) => { ps.fatal = oneLine(err instanceof Error ? err.message : String(err)); });
   process.on("exit", (code) => {
     const why = code === 0 ? undefined : ps.fatal ? `pi crashed (exit code ${code}): ${ps.fatal}` : `exit code ${code}${ps.modelError ? ` after its model failed: ${ps.modelError.reason}` : ""}`;
-    for (const file of ps.presenceFiles) {
-      try {
-        const cur = JSON.parse(fs.readFileSync(file, "utf8"));
-        if (cur.pid !== process.pid || cur.state === "stopped") continue;
-        const tmp = `${file}.${process.pid}.exit.tmp`;
-        fs.writeFileSync(tmp, JSON.stringify({ ...cur, state: "stopped", heartbeatAt: Date.now(), error: why }, null, 2), { mode: 0o600 });
-        fs.renameSync(tmp, file);
-      } catch { /* best effort: staleness covers the rest */ }
+    // Synchronous, through the store (stores that cannot write at exit rely on the pid check and the lease).
+    let store;
+    try { store = ctxFor().store; } catch { return; }
+    for (const team of ps.presenceTeams) {
+      try { store.presenceOnExit?.(team, actor, { pid: process.pid, state: "stopped", error: why }); } catch { /* best effort */ }
     }
   });
 }
@@ -156,11 +155,11 @@ export default function clankerTeams(pi: ExtensionAPI): void {
   let shutdownCalled = false;
   let disposed = false;
   const teams = new Set<string>();
-  const watchers = new Map<string, fs.FSWatcher>();
+  const watchers = new Map<string, () => void>();
   const delivering = new Map<string, Promise<void>>();
   const again = new Set<string>();
   const timers: Array<{ t: NodeJS.Timeout; kind: TimerKind }> = [];
-  const ctxFor = (): Ctx => makeCtx({ actor, cwd, runHook: runCompletionHook });
+  const ctxFor = (): Ctx => makeCtx({ actor, cwd, runHook: runCompletionHook, session: ps.session });
 
   const instance: Instance = {
     started: false,
@@ -179,7 +178,7 @@ export default function clankerTeams(pi: ExtensionAPI): void {
   };
   ps.current = instance;
   ps.live.instances++;
-  installExitHook(ps);
+  installExitHook(ps, ctxFor, actor);
 
   (globalThis as G).__clankerTeamsDebug = () => ({ ...ps.live, teams: [...(ps.current === instance ? teams : [])] });
 
@@ -199,11 +198,10 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     for (const team of only ? [only] : presenceTeams()) {
       try {
         const ctx = ctxFor();
-        const current = listTasks(ctx, team).find((t) => t.owner === actor && (t.status === "in_progress" || t.status === "planning"));
-        const file = ctx.paths.runtimeFile(team, actor);
-        await writePresence(ctx, team, actor, { pid: process.pid, heartbeatAt: Date.now(), pane: env.TMUX_PANE ?? env.WEZTERM_PANE ?? env.ZELLIJ_PANE_ID, currentTask: current?.id, error: ps.modelError?.reason, ...patch });
-        ps.presenceFiles.add(file);
-        if (team === (myTeam ?? [...teams][0])) updateStatusLine(current?.id);
+        const current = (await listTasks(ctx, team)).find((t) => t.owner === actor && (t.status === "in_progress" || t.status === "planning"));
+        await writePresence(ctx, team, actor, { pane: env.TMUX_PANE ?? env.WEZTERM_PANE ?? env.ZELLIJ_PANE_ID, currentTask: current?.id, error: ps.modelError?.reason, ...patch });
+        ps.presenceTeams.add(team);
+        if (team === (myTeam ?? [...teams][0])) await updateStatusLine(current?.id);
       } catch { /* the team may be gone; never crash the host */ }
     }
   }
@@ -213,11 +211,11 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     return ps.modelError ? "error" : busy ? "busy" : "idle";
   }
 
-  function updateStatusLine(taskId?: string): void {
+  async function updateStatusLine(taskId?: string): Promise<void> {
     const team = myTeam ?? [...teams][0];
     if (!team || !lastCtx?.hasUI) return;
     try {
-      const unread = unreadCount(ctxFor(), team, actor);
+      const unread = await unreadCount(ctxFor(), team, actor);
       lastCtx.ui.setStatus("clanker-teams", `team ${team} · ${actor}${unread ? ` · ${unread} unread` : ""}${taskId ? ` · task #${taskId}` : ""}`);
     } catch { /* status is cosmetic */ }
   }
@@ -236,7 +234,7 @@ export default function clankerTeams(pi: ExtensionAPI): void {
         if (ending || disposed) break; // agent_end's deferred flush picks these up
         const ctx = ctxFor();
         let msgs: Message[];
-        try { msgs = unreadPeek(ctx, team, actor); } catch { return; }
+        try { msgs = await unreadPeek(ctx, team, actor); } catch { return; }
         if (!msgs.length) continue;
         const shutdown = msgs.filter((m) => m.kind === "shutdown_request" && role === "teammate");
         const rest = msgs.filter((m) => !shutdown.includes(m));
@@ -246,7 +244,7 @@ export default function clankerTeams(pi: ExtensionAPI): void {
         await markRead(ctx, team, actor, msgs.map((m) => m.id)).catch(() => undefined);
         if (shutdown.length) requestShutdown();
       } while (again.has(team) && !disposed);
-      updateStatusLine();
+      await updateStatusLine();
     })().finally(() => delivering.delete(team));
     delivering.set(team, p);
     return p;
@@ -256,7 +254,7 @@ export default function clankerTeams(pi: ExtensionAPI): void {
   async function obeyShutdown(team: string): Promise<void> {
     try {
       const ctx = ctxFor();
-      const ids = unreadPeek(ctx, team, actor).filter((m) => m.kind === "shutdown_request").map((m) => m.id);
+      const ids = (await unreadPeek(ctx, team, actor)).filter((m) => m.kind === "shutdown_request").map((m) => m.id);
       if (!ids.length) return;
       await markRead(ctx, team, actor, ids).catch(() => undefined);
       requestShutdown();
@@ -284,14 +282,8 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     if (teams.has(team) || disposed) return;
     teams.add(team);
     if (role === "lead") ps.leadTeams.add(team);
-    const ctx = ctxFor();
-    const dir = ctx.paths.messagesDir(team);
-    const spoolName = path.basename(ctx.paths.spool(team, actor));
     try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const w = fs.watch(dir, (_ev, file) => { if (!file || file.toString() === spoolName) void deliver(team); });
-      w.on("error", () => unwatch(team, false));
-      watchers.set(team, w);
+      watchers.set(team, ctxFor().store.watch(team, { inbox: actor }, () => void deliver(team)));
       ps.live.watchers++;
     } catch { /* polling still delivers */ }
     void deliver(team);
@@ -299,11 +291,11 @@ export default function clankerTeams(pi: ExtensionAPI): void {
 
   /** Stops watching a team's inbox (forget: also stop delivering and heartbeating for it). */
   function unwatch(team: string, forget = true): void {
-    const w = watchers.get(team);
-    if (w) {
+    const stop = watchers.get(team);
+    if (stop) {
       watchers.delete(team);
       ps.live.watchers--;
-      try { w.close(); } catch { /* closed */ }
+      try { stop(); } catch { /* closed */ }
     }
     if (forget) teams.delete(team);
   }
@@ -321,7 +313,7 @@ export default function clankerTeams(pi: ExtensionAPI): void {
         const team = (params as { team_name?: unknown })?.team_name;
         if (role === "lead" && typeof team === "string" && tool.name !== "team_delete" && !teams.has(team)) {
           try {
-            if (findMember(readTeam(ctxFor(), team), LEAD_NAME)) { watch(team); void presence({ state: stateNow(), startedAt: Date.now() }, team); }
+            if (findMember(await readTeam(ctxFor(), team), LEAD_NAME)) { watch(team); void presence({ state: stateNow(), startedAt: new Date().toISOString() }, team); }
           } catch { /* not a team */ }
         }
         if (tool.name === "team_delete" && typeof team === "string") { unwatch(team); ps.leadTeams.delete(team); }
@@ -342,7 +334,7 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     every("heartbeat", heartbeatMs(env), () => void presence({ state: stateNow() }));
     if (role === "teammate") {
       watch(myTeam!);
-      await presence({ state: ps.modelError ? "error" : "starting", startedAt: Date.now() });
+      await presence({ state: ps.modelError ? "error" : "starting", startedAt: new Date().toISOString() });
       if (greetPending()) {
         // The greeting waits for the first model call's outcome (it must not say "working" when the model fails).
         greetTimer = setTimeout(() => void greet("waiting"), greetWaitMs(env));
@@ -484,17 +476,17 @@ export default function clankerTeams(pi: ExtensionAPI): void {
   });
 
   pi.on("before_agent_start", async (event) => {
-    const extra = role === "teammate" ? teammatePrompt() : teams.size ? render("lead.md", { teams: [...teams].map((t) => `"${t}"`).join(", ") }) : "";
+    const extra = role === "teammate" ? await teammatePrompt() : teams.size ? render("lead.md", { teams: [...teams].map((t) => `"${t}"`).join(", ") }) : "";
     if (!extra) return undefined;
     return { systemPrompt: `${(event as { systemPrompt: string }).systemPrompt}\n\n${extra}` };
   });
 
-  function teammatePrompt(): string {
+  async function teammatePrompt(): Promise<string> {
     let teammates = "none yet";
     let planMode = env.CLANKER_PLAN_MODE_REQUIRED === "1";
     let model = env.CLANKER_AGENT_MODEL ?? (lastCtx?.model ? `${lastCtx.model.provider}/${lastCtx.model.id}` : "default");
     try {
-      const cfg = readTeam(ctxFor(), myTeam!);
+      const cfg = await readTeam(ctxFor(), myTeam!);
       const others = cfg.members.filter((m) => m.name !== actor && m.role !== "lead").map((m) => m.name);
       if (others.length) teammates = others.join(", ");
       const me = findMember(cfg, actor);
@@ -509,14 +501,14 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     let planMode = env.CLANKER_PLAN_MODE_REQUIRED === "1";
     const ctx = ctxFor();
     try {
-      const me = findMember(readTeam(ctx, myTeam!), actor);
+      const me = findMember(await readTeam(ctx, myTeam!), actor);
       if (me?.planModeRequired) planMode = true;
     } catch { /* keep env */ }
     if (!planMode) return undefined;
     let tasks;
     try {
-      const mine = listTasks(ctx, myTeam!).filter((t) => t.owner === actor && (t.status === "in_progress" || t.status === "planning" || t.status === "pending"));
-      tasks = mine.map((s) => getTask(ctx, myTeam!, s.id));
+      const mine = (await listTasks(ctx, myTeam!)).filter((t) => t.owner === actor && (t.status === "in_progress" || t.status === "planning" || t.status === "pending"));
+      tasks = await Promise.all(mine.map((s) => getTask(ctx, myTeam!, s.id)));
     } catch (e) {
       return { block: true, reason: `Plan mode: ${event.toolName} is blocked: the task list of team "${myTeam}" cannot be read (${(e as Error).message}).` };
     }
@@ -525,7 +517,7 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     const t = tasks.find((x) => x.status !== "pending") ?? tasks[0]!;
     const why = t.planStatus === "submitted" ? `your plan for task #${t.id} is waiting for ${LEAD_NAME}'s approval (task_submit_plan done); wait for the message`
       : t.planStatus === "rejected" ? `your plan for task #${t.id} was rejected (${t.planFeedback ?? "see feedback"}); revise it and call task_submit_plan again`
-      : t.planStatus === "approved" ? `your plan for task #${t.id} is approved but the task is ${t.status} (still blocked?); wait until it is in_progress`
+      : t.planStatus === "approved" ? `your plan for task #${t.id} is approved but the task is ${t.status}: once its blockers are done (you get a message), set it in_progress with task_update`
       : `submit your plan for task #${t.id} with task_submit_plan first, then wait for ${LEAD_NAME}'s approval`;
     return { block: true, reason: `Plan mode: ${event.toolName} is blocked: ${why}.` };
   });

@@ -157,6 +157,12 @@ export interface TeamStore {
    */
   putPresence(team: string, agent: string, patch: Partial<Runtime>): Promise<Runtime>;
   removePresence(team: string, agent: string): Promise<void>;
+  /**
+   * Optional, synchronous, best effort: merges `patch` into an agent's presence
+   * from a process `exit` handler (where nothing asynchronous runs). Stores
+   * that cannot (PostgreSQL) leave it out; the pid check and the lease cover it.
+   */
+  presenceOnExit?(team: string, agent: string, patch: Partial<Runtime>): void;
 
   // ---- documents: small keyed JSON values (reservations, milestones, votes) --
   getDoc<T>(team: string, coll: string, key: string): Promise<T | undefined>;

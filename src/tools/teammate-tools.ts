@@ -1,7 +1,7 @@
 /** Teammate lifecycle tools (spawn, check, stop). */
 import { z } from "zod";
 import { THINKING_LEVELS } from "../schemas.js";
-import { checkTeammate, forceKillTeammate, shutdownTeammate, spawnTeammate } from "../teammates.js";
+import { checkTeammate, forceKillTeammate, shutdownTeammate, spawnTeammate } from "../agents/teammates.js";
 import { defineTool } from "./define.js";
 
 const team_name = z.string().describe("Team name");

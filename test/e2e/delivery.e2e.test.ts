@@ -48,7 +48,7 @@ for (const version of PI_VERSIONS) {
         await sleep(1000);
         for (const t of texts) expect(callsSeeing(w.calls(), t), t).toHaveLength(1);
         // Nothing logically unread (a sender whose spool was rotated mid-send re-appends; readers drop that duplicate by id).
-        expect(unreadPeek(lead, team, "racer")).toEqual([]);
+        expect(await unreadPeek(lead, team, "racer")).toEqual([]);
         const st = await pi.waitIdle();
         expect(st.pendingMessageCount).toBe(0);
         expect(pi.events.filter((e) => e.type === "extension_error")).toEqual([]);

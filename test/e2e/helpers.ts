@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join } from "node:path";
 import { execa } from "execa";
 import { makeCtx, unreadPeek, type Ctx } from "../../dist/src/index.js";
+import { Layout } from "../../dist/src/store/json/layout.js";
 import {
   REPO_ROOT, hermeticArgs, hermeticEnv, makeTmp, piBin, readScriptLog, rmTmp, writeScript,
   type PiVersion, type Script, type ScriptLogEntry,
@@ -59,7 +60,7 @@ export interface World {
   presence(team: string, agent: string): any;
   inbox(team: string, agent: string): { messages: any[] } | undefined;
   /** Unread messages of an inbox (what the agent has not been given yet). */
-  spool(team: string, agent: string): any[];
+  spool(team: string, agent: string): Promise<any[]>;
   cleanup(): void;
 }
 
@@ -71,7 +72,8 @@ export function makeWorld(script: Script, extraEnv: Record<string, string> = {})
   const dataDir = join(tmp, "clanker");
   const env = hermeticEnv(tmp, { CLANKER_TEST_SCRIPT: scriptFile, ...extraEnv });
   const ctx = (actor = "team-lead", cwd = tmp) => makeCtx({ dataDir, actor, cwd, env: { ...env } });
-  const p = ctx().paths;
+  // The documented files (written from the store's log within ~100 ms of a change): what a script would read.
+  const p = new Layout(dataDir);
   return {
     tmp, scriptFile, dataDir, env, ctx,
     calls: (agent) => readScriptLog(scriptFile).filter((c) => agent === undefined || c.agent === agent),

@@ -75,7 +75,7 @@ for (const version of PI_VERSIONS) {
         expect(lastCounters(w)).toMatchObject({ instances: 1, watchers: 1, heartbeat: 1, poll: 1, sweep: 1 });
         await sleep(500);
         expect(callsSeeing(w.calls(), "LEAD-AFTER-RELOAD")).toHaveLength(1);
-        expect(w.spool(T, "team-lead")).toEqual([]);
+        expect(await w.spool(T, "team-lead")).toEqual([]);
         expect(w.presence(T, "team-lead")).toMatchObject({ pid, agent: "team-lead" });
         expect(["idle", "busy"]).toContain(w.presence(T, "team-lead").state);
         expect(pi.events.filter((e) => e.type === "extension_error")).toEqual([]);

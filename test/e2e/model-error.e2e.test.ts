@@ -59,7 +59,7 @@ for (const version of PI_VERSIONS) {
       const lead = w.ctx();
       /** Every message the lead got from `from`, read or not, oldest first. */
       const mailFrom = (from: string) => {
-        const all = [...(w.inbox(T, "team-lead")?.messages ?? []), ...w.spool(T, "team-lead")].filter((m) => m.from === from);
+        const all = [...(w.inbox(T, "team-lead")?.messages ?? []), ...(await w.spool(T, "team-lead"))].filter((m) => m.from === from);
         return all.filter((m, i) => all.findIndex((x) => x.id === m.id) === i);
       };
       const check = async (name: string) => callTool(lead, "check_teammate", { team_name: T, agent_name: name });

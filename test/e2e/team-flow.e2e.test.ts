@@ -121,7 +121,7 @@ for (const version of PI_VERSIONS) {
         expect(at((e) => e.kind === "hook.ran")).toBeLessThan(at((e) => e.kind === "message.sent" && e.data.summary === "task 1 done"));
 
         // inbox files: the lead's mail is marked read, nothing unread
-        await until(() => w.spool(T, "team-lead").length === 0, "lead's spool drained");
+        await until(async () => (await w.spool(T, "team-lead")).length === 0, "lead's spool drained");
         const leadInbox = w.inbox(T, "team-lead")!.messages;
         expect(leadInbox.filter((m) => m.from === "worker").map((m) => [m.kind ?? "", m.read])).toEqual(expect.arrayContaining([["teammate_started", true], ["", true]]));
         // presence: both agents, fresh, on this machine

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { adapterFor, createAdapter, detect, detectKind } from "../../src/terminals/detect.js";
-import { HeadlessAdapter } from "../../src/terminals/headless.js";
-import { Iterm2Adapter } from "../../src/terminals/iterm2.js";
-import { socketFromTmuxEnv } from "../../src/terminals/tmux-client.js";
-import { TmuxAdapter } from "../../src/terminals/tmux.js";
-import { WeztermAdapter } from "../../src/terminals/wezterm.js";
-import { ZellijAdapter } from "../../src/terminals/zellij.js";
-import * as terminals from "../../src/terminals/index.js";
+import { adapterFor, createAdapter, detect, detectKind } from "../../src/agents/terminals/detect.js";
+import { HeadlessAdapter } from "../../src/agents/terminals/headless.js";
+import { Iterm2Adapter } from "../../src/agents/terminals/iterm2.js";
+import { socketFromTmuxEnv } from "../../src/agents/terminals/tmux-client.js";
+import { TmuxAdapter } from "../../src/agents/terminals/tmux.js";
+import { WeztermAdapter } from "../../src/agents/terminals/wezterm.js";
+import { ZellijAdapter } from "../../src/agents/terminals/zellij.js";
+import * as terminals from "../../src/agents/terminals/index.js";
 
 describe("detectKind (pure)", () => {
   const cases: Array<[string, NodeJS.ProcessEnv, NodeJS.Platform, string]> = [

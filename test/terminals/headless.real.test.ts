@@ -3,9 +3,9 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
-import { adapterFor, detect } from "../../src/terminals/detect.js";
-import { HeadlessAdapter, headlessSessionName } from "../../src/terminals/headless.js";
-import { isPidAlive } from "../../src/terminals/process.js";
+import { adapterFor, detect } from "../../src/agents/terminals/detect.js";
+import { HeadlessAdapter, headlessSessionName } from "../../src/agents/terminals/headless.js";
+import { isPidAlive } from "../../src/agents/terminals/process.js";
 import { agentArgv, hostileStrings, makeTmp, readReport, waitFor } from "../fixtures/recorder/helpers.js";
 
 const tmp = makeTmp();

@@ -3,8 +3,8 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ALIVE_SCRIPT, CLOSE_SCRIPT, Iterm2Adapter, sessionFromItermEnv, SPAWN_SCRIPT } from "../../src/terminals/iterm2.js";
-import { isPidAlive } from "../../src/terminals/process.js";
+import { ALIVE_SCRIPT, CLOSE_SCRIPT, Iterm2Adapter, sessionFromItermEnv, SPAWN_SCRIPT } from "../../src/agents/terminals/iterm2.js";
+import { isPidAlive } from "../../src/agents/terminals/process.js";
 import { agentArgv, FIXTURES, hostileStrings, makeTmp, readLog, readReport } from "../fixtures/recorder/helpers.js";
 
 const tmp = makeTmp();

@@ -2,9 +2,9 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
-import { launcherArgv, launchScript, readPidFile, RunDir } from "../../src/terminals/launcher.js";
-import { typedLine } from "../../src/terminals/iterm2.js";
-import { isPidAlive, terminate } from "../../src/terminals/process.js";
+import { launcherArgv, launchScript, readPidFile, RunDir } from "../../src/agents/terminals/launcher.js";
+import { typedLine } from "../../src/agents/terminals/iterm2.js";
+import { isPidAlive, terminate } from "../../src/agents/terminals/process.js";
 import { agentArgv, hostileStrings, makeTmp, readReport } from "../fixtures/recorder/helpers.js";
 
 const tmp = makeTmp();

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { isPidAlive, terminate } from "../../src/terminals/process.js";
+import { isPidAlive, terminate } from "../../src/agents/terminals/process.js";
 import { agentArgv, makeTmp, readReport } from "../fixtures/recorder/helpers.js";
 
 const tmp = makeTmp();

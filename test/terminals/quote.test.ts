@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { appleScriptString, shJoin, shQuote, tmuxArg, tmuxLiteral } from "../../src/terminals/quote.js";
+import { appleScriptString, shJoin, shQuote, tmuxArg, tmuxLiteral } from "../../src/agents/terminals/quote.js";
 import { hostileStrings, makeTmp } from "../fixtures/recorder/helpers.js";
 
 const tmp = makeTmp();

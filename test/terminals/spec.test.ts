@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { TerminalError } from "../../src/terminals/errors.js";
-import { cleanTitle, validateSpec } from "../../src/terminals/spec.js";
+import { TerminalError } from "../../src/agents/terminals/errors.js";
+import { cleanTitle, validateSpec } from "../../src/agents/terminals/spec.js";
 
 const ok = { argv: ["pi", "--model", "x"], cwd: "/tmp", env: { A: "1" }, title: "alice" };
 

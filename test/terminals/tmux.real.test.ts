@@ -2,10 +2,10 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adapterFor } from "../../src/terminals/detect.js";
-import { isPidAlive } from "../../src/terminals/process.js";
-import { LEAD_TAG, TmuxAdapter } from "../../src/terminals/tmux.js";
-import type { PaneRef } from "../../src/terminals/types.js";
+import { adapterFor } from "../../src/agents/terminals/detect.js";
+import { isPidAlive } from "../../src/agents/terminals/process.js";
+import { LEAD_TAG, TmuxAdapter } from "../../src/agents/terminals/tmux.js";
+import type { PaneRef } from "../../src/agents/terminals/types.js";
 import { agentArgv, hostileStrings, makeTmp, readReport, startTmuxServer, waitFor, type TmuxServer } from "../fixtures/recorder/helpers.js";
 
 const tmp = makeTmp();

@@ -3,9 +3,9 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LAUNCHER_SCRIPT } from "../../src/terminals/launcher.js";
-import { isPidAlive } from "../../src/terminals/process.js";
-import { WeztermAdapter } from "../../src/terminals/wezterm.js";
+import { LAUNCHER_SCRIPT } from "../../src/agents/terminals/launcher.js";
+import { isPidAlive } from "../../src/agents/terminals/process.js";
+import { WeztermAdapter } from "../../src/agents/terminals/wezterm.js";
 import { agentArgv, FIXTURES, hostileStrings, makeTmp, readLog, readReport, waitFor } from "../fixtures/recorder/helpers.js";
 
 const tmp = makeTmp();

@@ -3,9 +3,9 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LAUNCHER_SCRIPT } from "../../src/terminals/launcher.js";
-import { isPidAlive } from "../../src/terminals/process.js";
-import { parseZellijPaneId, ZellijAdapter } from "../../src/terminals/zellij.js";
+import { LAUNCHER_SCRIPT } from "../../src/agents/terminals/launcher.js";
+import { isPidAlive } from "../../src/agents/terminals/process.js";
+import { parseZellijPaneId, ZellijAdapter } from "../../src/agents/terminals/zellij.js";
 import { agentArgv, FIXTURES, hostileStrings, makeTmp, readLog, readReport } from "../fixtures/recorder/helpers.js";
 
 const tmp = makeTmp();

@@ -523,6 +523,14 @@ export class JsonStore implements TeamStore {
     });
   }
 
+  presenceOnExit(team: string, agent: string, patch: Partial<Runtime>): void {
+    const file = this.layout.runtimeFile(team, agent);
+    const cur = readJson<Runtime>(file);
+    // Only our own presence, and only once: a newer process of that name has taken over otherwise.
+    if (!cur || (patch.pid !== undefined && cur.pid !== patch.pid) || cur.state === "stopped") return;
+    writeAtomic(this.root, file, JSON.stringify({ ...cur, ...patch, heartbeatAt: new Date(this.clock()).toISOString() }, null, 2) + "\n");
+  }
+
   async removePresence(team: string, agent: string): Promise<void> {
     try { fs.unlinkSync(this.layout.runtimeFile(team, agent)); } catch { /* none */ }
   }

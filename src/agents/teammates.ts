@@ -13,16 +13,15 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Ctx } from "./context.js";
-import { TeamsError, invalid } from "./errors.js";
-import { appendEvent } from "./events.js";
-import { markRead, sendMessage, unreadCount, unreadPeek } from "./messages.js";
-import { HEARTBEAT_DEAD_MS, hostName, liveness, pidAlive, readPresence, removePresence, type Liveness } from "./presence.js";
-import { ThinkingLevel, type Member, type TeamConfig } from "./schemas.js";
-import { LEAD_NAME, validateName } from "./store/paths.js";
-import { listTasks, releaseTasksOf } from "./tasks.js";
-import { withLock } from "./store/lock.js";
-import { addMember, deleteTeam, findMember, isLead, memberNames, readTeam, removeMember, updateTeam } from "./teams.js";
+import type { Ctx } from "../context.js";
+import { TeamsError, invalid } from "../errors.js";
+import { appendEvent, ev } from "../domain/events.js";
+import { markRead, sendMessage, unreadCount, unreadPeek } from "../domain/messages.js";
+import { hostName, leaseMs, livenessOf, pidAlive, readPresence, removePresence, type Liveness } from "../domain/presence.js";
+import { ThinkingLevel, timeMs, type Member, type TeamConfig } from "../schemas.js";
+import { LEAD_NAME, validateName } from "../names.js";
+import { listTasks, releaseTasksOf } from "../domain/tasks.js";
+import { addMember, deleteTeam, findMember, isLead, memberNames, readTeam, removeMember, updateTeam } from "../domain/teams.js";
 import { adapterFor, detect, detectKind, terminate, type PaneRef, type TerminalAdapter } from "./terminals/index.js";
 import { isPidAlive } from "./terminals/process.js";
 
@@ -77,8 +76,8 @@ function requireTeammate(cfg: TeamConfig, name: string): Member {
 /** The path of this package's pi/clanker extension (dist build). */
 export function extensionPath(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const js = path.join(here, "hosts", "pi-extension.js");
-  return fs.existsSync(js) ? js : path.join(here, "hosts", "pi-extension.ts");
+  const js = path.join(here, "..", "hosts", "pi-extension.js");
+  return fs.existsSync(js) ? js : path.join(here, "..", "hosts", "pi-extension.ts");
 }
 
 function onPath(cmd: string, env: NodeJS.ProcessEnv): boolean {
@@ -133,7 +132,8 @@ export function teammateEnv(ctx: Ctx, team: string, name: string, extra: Record<
   }
   // The pane's shell may come from a tmux server started long ago: give it the lead's PATH so the same agent binary is found.
   if (ctx.env.PATH) env.PATH = ctx.env.PATH;
-  return { ...env, CLANKER_TEAM_NAME: team, CLANKER_AGENT_NAME: name, CLANKER_TEAMS_DIR: ctx.paths.root, ...extra };
+  // The same store: CLANKER_TEAMS_DIR or CLANKER_TEAMS_DB (a teammate on another host gets the same).
+  return { ...env, ...ctx.store.childEnv(), CLANKER_TEAM_NAME: team, CLANKER_AGENT_NAME: name, ...extra };
 }
 
 /** The first message a teammate gets. Framed so it never starts with '-' or '@' (pi would read those as an option or a file). */
@@ -158,7 +158,7 @@ function cleanText(field: string, v: string | undefined, max: number): string | 
 /** Starts a teammate in a new pane. */
 export async function spawnTeammate(ctx: Ctx, team: string, input: SpawnInput, deps: TeammateDeps = {}): Promise<SpawnResult> {
   const d = { ...defaultDeps, ...deps };
-  const cfg = readTeam(ctx, team);
+  const cfg = await readTeam(ctx, team);
   requireLead(ctx, cfg, "spawn teammates");
   const name = validateName("name", input.name);
   if (name === LEAD_NAME) throw invalid("name", `"${LEAD_NAME}" is the lead's name; choose another`);
@@ -194,7 +194,7 @@ export async function spawnTeammate(ctx: Ctx, team: string, input: SpawnInput, d
   }
 
   // One spawn of a name at a time: two racing to replace the same dead teammate must not both win.
-  const { member, pane, replaced } = await withLock(ctx.paths.spawnLock(team, name), () => spawnLocked(ctx, team, name, { argv, cwd, env, model, thinking, planMode, prompt: input.prompt }, adapter, d));
+  const { member, pane, replaced } = await ctx.store.withLock(team, `spawn:${name.toLowerCase()}`, () => spawnLocked(ctx, team, name, { argv, cwd, env, model, thinking, planMode, prompt: input.prompt }, adapter, d));
   await appendEvent(ctx, team, "teammate.spawned", { name, pane: pane.paneId, kind: pane.kind, pid: pane.pid, model, thinking, planModeRequired: planMode, cwd, replaced });
   return { member: { ...member, pane: pane as Member["pane"] }, pane, argv, attach: adapter.attachHint(pane), replaced };
 }
@@ -204,7 +204,7 @@ interface SpawnPlan { argv: string[]; cwd: string; env: Record<string, string>; 
 /** The part of spawnTeammate that runs under the name's spawn lock: replace a dead holder, add the member, open the pane. */
 async function spawnLocked(ctx: Ctx, team: string, name: string, o: SpawnPlan, adapter: TerminalAdapter, d: Required<TeammateDeps>): Promise<{ member: Member; pane: PaneRef; replaced: boolean }> {
   // A live teammate of that name is an error; a dead one is replaced.
-  const existing = readTeam(ctx, team).members.find((m) => m.name.toLowerCase() === name.toLowerCase());
+  const existing = (await readTeam(ctx, team)).members.find((m) => m.name.toLowerCase() === name.toLowerCase());
   let replaced = false;
   if (existing) {
     if (existing.role === "lead") throw invalid("name", `"${name}" is the lead`);
@@ -212,14 +212,14 @@ async function spawnLocked(ctx: Ctx, team: string, name: string, o: SpawnPlan, a
     const st = await teammateStatus(ctx, team, existing, d);
     if (st.running) throw new TeamsError("CONFLICT", `name: teammate "${name}" is already running (${st.state}); pick another name, or stop it first (process_shutdown_approved / force_kill_teammate).`);
     if (existing.pane) await d.adapterForPane(ctx, existing.pane).kill(existing.pane).catch(() => undefined);
-    removePresence(ctx, team, name);
+    await removePresence(ctx, team, name);
     replaced = true;
   }
 
   // Replace only the dead teammate found above (agentId), should another process have replaced it meanwhile.
   const member = await addMember(ctx, team, { name, role: "teammate", model: o.model, thinking: o.thinking, cwd: o.cwd, prompt: o.prompt, planModeRequired: o.planMode }, replaced ? { replace: existing!.agentId } : {});
   // A shutdown request the previous holder of this name never read would stop the newcomer at once.
-  const stale = unreadPeek(ctx, team, name).filter((m) => m.kind === "shutdown_request").map((m) => m.id);
+  const stale = (await unreadPeek(ctx, team, name)).filter((m) => m.kind === "shutdown_request").map((m) => m.id);
   if (stale.length) await markRead(ctx, team, name, stale);
   let pane: PaneRef;
   try {
@@ -229,7 +229,7 @@ async function spawnLocked(ctx: Ctx, team: string, name: string, o: SpawnPlan, a
     throw new TeamsError("IO", `could not open a ${adapter.kind} pane for ${name}: ${(e as Error).message}`, { cause: String(e) });
   }
   try {
-    await updateTeam(ctx, team, (c) => { const m = findMember(c, name); if (m) m.pane = pane as Member["pane"]; });
+    await updateTeam(ctx, team, (c) => { const m = findMember(c, name); if (m) m.pane = pane as Member["pane"]; return { value: undefined, write: !!m }; });
   } catch (e) {
     await adapter.kill(pane).catch(() => undefined);
     await removeMember(ctx, team, name, "spawn failed").catch(() => undefined);
@@ -241,6 +241,8 @@ async function spawnLocked(ctx: Ctx, team: string, name: string, o: SpawnPlan, a
 export interface TeammateStatus {
   name: string; running: boolean; state: Liveness["state"]; paneAlive: boolean | null; processAlive: boolean | null;
   detail: string; unread: number; currentTask: string | null; pane: PaneRef | null;
+  /** The host the agent runs on (from its presence). */
+  host: string | null;
   /** Why its model fails (state "error"), or why it exited. */
   error: string | null;
 }
@@ -250,9 +252,9 @@ async function teammateStatus(ctx: Ctx, team: string, m: Member, d: Required<Tea
   if (m.pane) {
     try { paneAlive = await d.adapterForPane(ctx, m.pane).isAlive(m.pane); } catch { paneAlive = null; }
   }
-  const rt = readPresence(ctx, team, m.name);
-  const l = liveness(rt, ctx.now());
-  const processAlive = rt && rt.host === hostName() ? pidAlive(rt.pid) && rt.state !== "stopped" : null;
+  const rt = await readPresence(ctx, team, m.name);
+  const l = await livenessOf(ctx, rt);
+  const processAlive = rt && rt.host === hostName(ctx.env) ? pidAlive(rt.pid) && rt.state !== "stopped" : null;
   let state = l.state;
   let running = l.alive;
   let detail = l.reason;
@@ -263,13 +265,13 @@ async function teammateStatus(ctx: Ctx, team: string, m: Member, d: Required<Tea
   } else if (paneAlive === false && running) {
     state = "dead"; running = false; detail = "its pane is gone";
   }
-  const current = listTasks(ctx, team).find((t) => t.owner === m.name && (t.status === "in_progress" || t.status === "planning"));
-  return { name: m.name, running, state, paneAlive, processAlive, detail, unread: unreadCount(ctx, team, m.name), currentTask: current?.id ?? rt?.currentTask ?? null, pane: m.pane ?? null, error: rt?.error ?? null };
+  const current = (await listTasks(ctx, team)).find((t) => t.owner === m.name && (t.status === "in_progress" || t.status === "planning"));
+  return { name: m.name, running, state, paneAlive, processAlive, detail, host: rt?.host ?? null, unread: await unreadCount(ctx, team, m.name), currentTask: current?.id ?? rt?.currentTask ?? null, pane: m.pane ?? null, error: rt?.error ?? null };
 }
 
 /** Whether a teammate runs, its state, unread count and current task. */
 export async function checkTeammate(ctx: Ctx, team: string, name: string, deps: TeammateDeps = {}): Promise<TeammateStatus> {
-  const cfg = readTeam(ctx, team);
+  const cfg = await readTeam(ctx, team);
   return teammateStatus(ctx, team, requireTeammate(cfg, name), { ...defaultDeps, ...deps });
 }
 
@@ -284,10 +286,11 @@ interface KillResult {
 async function killTeammate(ctx: Ctx, team: string, m: Member, d: Required<TeammateDeps>): Promise<KillResult> {
   const done: string[] = [];
   const pids = new Set<number>();
-  const rt = readPresence(ctx, team, m.name);
-  // Only a pid with a recent heartbeat is surely ours: an old presence file may name a pid the OS has reused.
+  const rt = await readPresence(ctx, team, m.name);
+  // Only a pid with a recent heartbeat is surely ours: an old presence may name a pid the OS has reused.
   // (The pane kill below covers a hung agent: the adapter checks the pane still runs the pid it started.)
-  if (rt && ctx.now() - rt.heartbeatAt <= HEARTBEAT_DEAD_MS && rt.host === hostName() && rt.pid !== process.pid && pidAlive(rt.pid)) {
+  const fresh = rt ? (await ctx.store.now()) - timeMs(rt.heartbeatAt) <= leaseMs(ctx.env) : false;
+  if (rt && fresh && rt.host === hostName(ctx.env) && rt.pid !== process.pid && pidAlive(rt.pid)) {
     pids.add(rt.pid);
     if (await terminate(rt.pid, { graceMs: 1500 })) done.push(`process ${rt.pid} ended`);
   }
@@ -332,14 +335,14 @@ async function waitGone(pids: number[], ms: number, reap: () => Promise<void> | 
 async function retire(ctx: Ctx, team: string, name: string, reason: string): Promise<string[]> {
   const released = await releaseTasksOf(ctx, team, name, reason);
   await removeMember(ctx, team, name, reason);
-  removePresence(ctx, team, name);
+  await removePresence(ctx, team, name);
   return released.map((t) => t.id);
 }
 
 /** Kills a teammate now: pane and process end, the member is removed, its unfinished tasks go back to pending. */
 export async function forceKillTeammate(ctx: Ctx, team: string, name: string, deps: TeammateDeps = {}): Promise<{ actions: string[]; exiting: number[]; releasedTasks: string[] }> {
   const d = { ...defaultDeps, ...deps };
-  const cfg = readTeam(ctx, team);
+  const cfg = await readTeam(ctx, team);
   requireLead(ctx, cfg, "kill teammates");
   const m = requireTeammate(cfg, name);
   const { actions, exiting } = await killTeammate(ctx, team, m, d);
@@ -351,7 +354,7 @@ export async function forceKillTeammate(ctx: Ctx, team: string, name: string, de
 /** Orderly stop: ask the teammate to finish its turn and exit; kill it after the grace period; then remove it. */
 export async function shutdownTeammate(ctx: Ctx, team: string, name: string, deps: TeammateDeps & { graceMs?: number } = {}): Promise<{ exited: boolean; killed: boolean; actions: string[]; exiting: number[]; releasedTasks: string[]; waitedMs: number }> {
   const d = { ...defaultDeps, ...deps };
-  const cfg = readTeam(ctx, team);
+  const cfg = await readTeam(ctx, team);
   requireLead(ctx, cfg, "approve a shutdown");
   const m = requireTeammate(cfg, name);
   const grace = deps.graceMs ?? (Number(ctx.env.CLANKER_SHUTDOWN_GRACE_MS) || SHUTDOWN_GRACE_MS);
@@ -361,7 +364,7 @@ export async function shutdownTeammate(ctx: Ctx, team: string, name: string, dep
   let exited = false;
   while (Date.now() - started < grace) {
     const st = await teammateStatus(ctx, team, m, d);
-    const rt = readPresence(ctx, team, name);
+    const rt = await readPresence(ctx, team, name);
     if (!st.running || rt?.state === "stopped") { exited = true; break; }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -375,7 +378,7 @@ export async function shutdownTeammate(ctx: Ctx, team: string, name: string, dep
 /** Stops the team's running teammates, then deletes the team's data. Returns who was stopped. */
 export async function stopTeamAndDelete(ctx: Ctx, team: string, deps: TeammateDeps = {}): Promise<string[]> {
   const d = { ...defaultDeps, ...deps };
-  const cfg = readTeam(ctx, team);
+  const cfg = await readTeam(ctx, team);
   requireLead(ctx, cfg, "delete the team");
   const mates = cfg.members.filter((x) => x.role !== "lead");
   // In parallel: each kill may wait out a grace period.

@@ -3,7 +3,7 @@
 import { isAbsolute } from "node:path";
 import { TerminalError } from "./errors.js";
 import type { SpawnSpec } from "./types.js";
-import { cut, visible } from "../text/safe.js";
+import { cut, visible } from "../../text/safe.js";
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

@@ -16,7 +16,7 @@ import path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
-import type { HookResult, HookRunner } from "./context.js";
+import type { HookResult, HookRunner } from "../context.js";
 
 export const HOOKS_DIR = path.join(".clanker", "team-hooks");
 export const HOOK_RELATIVE_PATH = path.join(HOOKS_DIR, "task_completed.sh");
