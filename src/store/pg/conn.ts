@@ -1,0 +1,257 @@
+/**
+ * Connections to one PostgreSQL database: the `pg` client loaded on first use
+ * (JSON-store users never load it), one pool per store, the schema migrated
+ * before the first query, and the retry rules every call goes through.
+ *
+ * A lost connection, a server that restarts and a serialization failure or
+ * deadlock are retried with backoff for up to CLANKER_TEAMS_DB_RETRY_MS
+ * (default 20 s); a transaction runs again from the start, so its rule may
+ * run again. A COMMIT whose answer was lost is resolved with txid_status():
+ * committed means done (never written twice), aborted means run it again, and
+ * when the server cannot tell us in time the caller gets an IO error that
+ * says the change may or may not have been saved. Nothing is dropped silently.
+ */
+import type pgTypes from "pg";
+import { TeamsError } from "../../errors.js";
+import { ensureSchema } from "./schema.js";
+
+export type Pg = typeof pgTypes;
+export type PoolClient = pgTypes.PoolClient;
+export type Pool = pgTypes.Pool;
+export type Client = pgTypes.Client;
+
+let pgModule: Promise<Pg> | undefined;
+/** The node-postgres module, imported on first use. */
+export function loadPg(): Promise<Pg> {
+  pgModule ??= import("pg").then((m) => (m.default ?? m) as Pg);
+  return pgModule;
+}
+
+/** How long lost connections and busy-server errors are retried before a call fails. */
+export function retryMs(): number {
+  return Number(process.env.CLANKER_TEAMS_DB_RETRY_MS) || 20_000;
+}
+
+/** The URL without its password (for messages and `location`). */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "";
+    if (u.searchParams.has("password")) u.searchParams.delete("password");
+    return u.toString().replace(/^(postgres(?:ql)?:\/\/[^@/]*):@/, "$1@");
+  } catch {
+    return url.replace(/:[^:@/]*@/, "@");
+  }
+}
+
+interface PgError { code?: string; message: string; severity?: string }
+
+/** SQLSTATE of a server error (undefined for a socket error). */
+export function sqlState(e: unknown): string | undefined {
+  const err = e as PgError;
+  return err && typeof err.code === "string" && /^[0-9A-Z]{5}$/.test(err.code) && "severity" in err ? err.code : undefined;
+}
+
+/** True for errors that a new connection and a second try can cure. */
+export function transient(e: unknown): boolean {
+  if (e instanceof TeamsError) return false;
+  const state = sqlState(e);
+  if (state) {
+    return state === "40001" || state === "40P01" // serialization failure, deadlock
+      || state.startsWith("08") // connection exception
+      || state === "57P01" || state === "57P02" || state === "57P03" // shutdown, crash, starting up
+      || state === "53300" || state === "53400"; // too many connections
+  }
+  const err = e as NodeJS.ErrnoException;
+  const msg = String(err?.message ?? "");
+  return ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOENT", "EAI_AGAIN"].includes(err?.code ?? "")
+    || /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Connection ended|socket hang up/i.test(msg);
+}
+
+/** True for errors that mean the connection itself is gone (the client must not go back to the pool). */
+function broken(e: unknown): boolean {
+  return transient(e) && sqlState(e) !== "40001" && sqlState(e) !== "40P01";
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Backoff before try `n` (0-based): 25 ms doubling to 1 s, jittered. */
+function backoff(n: number): number {
+  return Math.min(1000, 25 * 2 ** n) * (0.5 + Math.random());
+}
+
+/** A query function bound to one connection. */
+export type Q = <R extends Record<string, any> = Record<string, any>>(sql: string, params?: unknown[]) => Promise<{ rows: R[]; rowCount: number }>;
+
+/** What a transaction body returns: its result, and whether to commit (false: roll back, nothing to write). */
+export interface TxOutcome<T> { result: T; commit: boolean }
+
+export class Db {
+  readonly location: string;
+  private poolP?: Promise<Pool>;
+  private pool?: Pool;
+  private closed = false;
+
+  constructor(readonly url: string) {
+    this.location = redact(url);
+  }
+
+  /** Connection settings shared by the pool, the listener and lock connections. */
+  async config(): Promise<pgTypes.ClientConfig> {
+    return {
+      connectionString: this.url,
+      keepAlive: true,
+      connectionTimeoutMillis: 10_000,
+      application_name: "clanker-teams",
+      // A host that vanished mid-transaction must not hold row locks for long.
+      idle_in_transaction_session_timeout: 60_000,
+    };
+  }
+
+  /** The pool, created and the schema migrated on first use. */
+  async getPool(): Promise<Pool> {
+    if (this.closed) throw new TeamsError("IO", `the store for ${this.location} was closed`);
+    this.poolP ??= (async () => {
+      const pg = await loadPg();
+      const pool = new pg.Pool({ ...(await this.config()), max: 10, idleTimeoutMillis: 10_000, allowExitOnIdle: true });
+      // An idle client whose server went away: the next checkout gets a new one.
+      pool.on("error", () => {});
+      await this.retry("open the database", () => ensureSchema(this.url, pool));
+      this.pool = pool;
+      return pool;
+    })().catch((e) => {
+      this.poolP = undefined;
+      throw e;
+    });
+    return this.poolP;
+  }
+
+  /** Runs `fn` again after transient errors, within the retry budget; then an IO error naming what failed. */
+  async retry<T>(what: string, fn: () => Promise<T>, nothingSaved = false): Promise<T> {
+    const started = Date.now();
+    for (let n = 0; ; n++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!transient(e)) throw this.mapError(e, what, nothingSaved);
+        if (Date.now() - started > retryMs() || this.closed) throw this.unreachable(e, what, started, nothingSaved);
+        await sleep(backoff(n));
+      }
+    }
+  }
+
+  /** A read: one query on any pooled connection, retried after transient errors. */
+  async query<R extends Record<string, any> = Record<string, any>>(what: string, sql: string, params: unknown[] = []): Promise<R[]> {
+    return this.retry(what, async () => {
+      const pool = await this.getPool();
+      const r = await pool.query(sql, params);
+      return r.rows as R[];
+    });
+  }
+
+  /**
+   * Runs `body` in a transaction (READ COMMITTED, row locks taken by the
+   * body), retried from the start after transient errors. See the file comment
+   * for a COMMIT whose answer was lost.
+   */
+  async tx<T>(what: string, body: (q: Q) => Promise<TxOutcome<T>>): Promise<T> {
+    const started = Date.now();
+    for (let n = 0; ; n++) {
+      let client: PoolClient | undefined;
+      let xid: string | undefined;
+      let committing = false;
+      let out: TxOutcome<T> | undefined;
+      try {
+        const pool = await this.getPool();
+        client = await pool.connect();
+        const c = client;
+        // One round trip: the transaction and its id (to ask about it if the COMMIT's answer is lost).
+        const begin = (await c.query("BEGIN; SELECT txid_current()::text AS x")) as unknown as Array<{ rows: Array<{ x: string }> }>;
+        xid = begin[1].rows[0].x;
+        const q: Q = async (sql, params) => {
+          const r = await c.query(sql, params);
+          return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+        };
+        out = await body(q);
+        if (!out.commit) {
+          await c.query("ROLLBACK");
+          client.release();
+          return out.result;
+        }
+        committing = true;
+        await c.query("COMMIT");
+        client.release();
+        return out.result;
+      } catch (e) {
+        if (client) {
+          if (broken(e)) client.release(e as Error);
+          else {
+            // The transaction failed (a rule threw, a constraint, a deadlock): roll back and keep the connection.
+            try { await client.query("ROLLBACK"); client.release(); } catch (e2) { client.release(e2 as Error); }
+          }
+        }
+        if (committing && broken(e) && xid) {
+          const status = await this.commitStatus(xid, started);
+          if (status === "committed") return out!.result;
+          if (status === "unknown") {
+            throw new TeamsError("IO", `${what}: the connection to ${this.location} was lost while committing and the database could not be asked in time whether the change was saved: it may or may not have been; check before retrying (${(e as Error).message}).`, { location: this.location, ambiguous: true });
+          }
+          // Aborted: nothing was saved; run it again.
+        } else if (!transient(e)) {
+          throw this.mapError(e, what, true);
+        }
+        if (Date.now() - started > retryMs() || this.closed) throw this.unreachable(e, what, started, true);
+        await sleep(backoff(n));
+      }
+    }
+  }
+
+  /** Whether transaction `xid` committed, asked on a new connection until the retry budget is spent. */
+  private async commitStatus(xid: string, started: number): Promise<"committed" | "aborted" | "unknown"> {
+    const deadline = Math.max(started + retryMs(), Date.now() + 5000);
+    for (let n = 0; Date.now() < deadline; n++) {
+      try {
+        const pool = await this.getPool();
+        const r = await pool.query("SELECT txid_status($1::bigint) AS s", [xid]);
+        const s = r.rows[0]?.s as string | null;
+        if (s === "committed") return "committed";
+        if (s === "aborted" || s === null) return "aborted";
+        // "in progress": the server has not finished the COMMIT it received yet.
+      } catch { /* still unreachable */ }
+      await sleep(backoff(n));
+    }
+    return "unknown";
+  }
+
+  private unreachable(e: unknown, what: string, started: number, write: boolean): TeamsError {
+    const s = Math.round((Date.now() - started) / 1000);
+    return new TeamsError("IO", `${what}: cannot reach the database at ${this.location} (${(e as Error).message}); retried for ${s} s.${write ? " Nothing was saved." : ""} Check that the server is up (clanker-teams db doctor).`, { location: this.location });
+  }
+
+  /** A server or client error as a TeamsError (TeamsErrors and rule errors pass through). */
+  mapError(e: unknown, what: string, write: boolean): Error {
+    const state = sqlState(e);
+    if (!state) {
+      if (e instanceof TeamsError || !(e as NodeJS.ErrnoException)?.code) return e as Error;
+      return new TeamsError("IO", `${what}: ${(e as Error).message} (${this.location}).${write ? " Nothing was saved." : ""}`, { location: this.location });
+    }
+    const msg = (e as Error).message;
+    const tail = write ? " Nothing was saved." : "";
+    if (state === "28P01" || state === "28000") return new TeamsError("IO", `${what}: the database refused the login (${msg}); check the user and password in CLANKER_TEAMS_DB (${this.location}).`, { location: this.location, sqlState: state });
+    if (state === "3D000") return new TeamsError("IO", `${what}: ${msg} at ${this.location}; create it (createdb) or fix CLANKER_TEAMS_DB.`, { location: this.location, sqlState: state });
+    if (state === "42501") return new TeamsError("IO", `${what}: permission denied (${msg}); the database user needs the rights \`clanker-teams db doctor\` lists.${tail}`, { location: this.location, sqlState: state });
+    if (state === "22P05" || state === "22021") return new TeamsError("INVALID_INPUT", `${what}: ${msg}: PostgreSQL cannot store this text (a NUL character or invalid UTF-8); remove it.${tail}`, { sqlState: state });
+    if (state.startsWith("42")) return new TeamsError("IO", `${what}: ${msg}; the database schema is not what this clanker-teams expects: run \`clanker-teams db migrate\`.${tail}`, { location: this.location, sqlState: state });
+    return new TeamsError("IO", `${what}: the database refused: ${msg} (SQLSTATE ${state}).${tail}`, { location: this.location, sqlState: state });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const p = this.poolP;
+    this.poolP = undefined;
+    if (!p) return;
+    try { await (await p).end(); } catch { /* never opened */ }
+  }
+}
