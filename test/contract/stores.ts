@@ -139,6 +139,62 @@ export async function failure(p: Promise<unknown>): Promise<Error & { code?: str
   throw new Error("expected the call to fail, it succeeded");
 }
 
+/**
+ * Worker processes (test/procs/store-worker.mjs serve) started once per test
+ * file and given jobs on any store: the races are between their operations,
+ * started together, not between process start-ups.
+ */
+export class WorkerPool {
+  private constructor(readonly workers: Worker[]) {}
+
+  static async start(n: number): Promise<WorkerPool> {
+    const ws = Array.from({ length: n }, () => startWorker(tempDir("clanker-pool-"), ["serve"], { CLANKER_TEAMS_DB: "" }, "store-worker.mjs"));
+    await Promise.all(ws.map((w) => w.waitFor(/^ready$/, 120_000)));
+    return new WorkerPool(ws);
+  }
+
+  private results(w: Worker): string[] {
+    return w.lines.filter((l) => l.startsWith("result "));
+  }
+
+  /** Runs `job` on worker `i` against subject `s`; resolves with its result. */
+  async run(i: number, s: Subject, job: string[]): Promise<any> {
+    const w = this.workers[i];
+    const n = this.results(w).length;
+    const env = { CLANKER_TEAMS_DB: s.env.CLANKER_TEAMS_DB ?? "", CLANKER_TEAMS_DIR: s.env.CLANKER_TEAMS_DIR ?? "" };
+    w.child.stdin!.write(JSON.stringify({ env, job }) + "\n");
+    const end = Date.now() + 120_000;
+    while (this.results(w).length <= n) {
+      if (w.child.exitCode !== null || w.child.signalCode !== null) throw new Error(`worker ${i} died: ${w.stderr.slice(-2000)}`);
+      if (Date.now() > end) throw new Error(`worker ${i}: no result for ${job.join(" ")} within 120 s; stderr: ${w.stderr.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const r = JSON.parse(this.results(w)[n].slice(7));
+    if (r.error) throw new Error(`worker ${i}: ${job.join(" ")}: ${r.error.code ?? ""} ${r.error.message}`);
+    return r;
+  }
+
+  /**
+   * Starts jobs[i] on worker i, all at once (each worker first opens the
+   * store and the team, so that the race is between the operations); returns
+   * each job's result promise.
+   */
+  async start(s: Subject, jobs: string[][]): Promise<Promise<any>[]> {
+    await Promise.all(jobs.map((job, i) => this.run(i, s, ["open", job[1]])));
+    return jobs.map((job, i) => this.run(i, s, job));
+  }
+
+  /** start() and wait for every result. */
+  async race(s: Subject, jobs: string[][]): Promise<any[]> {
+    return Promise.all(await this.start(s, jobs));
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.workers) if (w.child.exitCode === null) w.child.stdin!.write("quit\n");
+    await Promise.all(this.workers.map((w) => w.done));
+  }
+}
+
 /** Starts test/procs/store-worker.mjs on a subject's store. */
 export function storeWorker(s: Subject, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Worker {
   return startWorker(String(s.env.CLANKER_TEAMS_DIR), args, { ...s.env, ...extraEnv }, "store-worker.mjs");

@@ -85,8 +85,12 @@ function backoff(n: number): number {
 /** A query function bound to one connection. */
 export type Q = <R extends Record<string, any> = Record<string, any>>(sql: string, params?: unknown[]) => Promise<{ rows: R[]; rowCount: number }>;
 
-/** What a transaction body returns: its result, and whether to commit (false: roll back, nothing to write). */
-export interface TxOutcome<T> { result: T; commit: boolean }
+/**
+ * What a transaction body returns: its result, whether to commit (false: roll
+ * back, nothing to write), and statements it issued without waiting for them
+ * (the connection pipelines: they go out with the COMMIT, in one round trip).
+ */
+export interface TxOutcome<T> { result: T; commit: boolean; pending?: Array<Promise<unknown>> }
 
 export class Db {
   readonly location: string;
@@ -115,13 +119,20 @@ export class Db {
     if (this.closed) throw new TeamsError("IO", `the store for ${this.location} was closed`);
     this.poolP ??= (async () => {
       const pg = await loadPg();
-      const pool = new pg.Pool({ ...(await this.config()), max: 10, idleTimeoutMillis: 10_000, allowExitOnIdle: true });
+      // pipeline: statements go out without waiting for the previous answer (fewer round trips while rows are locked).
+      const pool = new pg.Pool({ ...(await this.config()), pipeline: true, max: 10, idleTimeoutMillis: 10_000, allowExitOnIdle: true });
       // An idle client whose server went away: the next checkout gets a new one.
       pool.on("error", () => {});
-      await this.retry("open the database", () => ensureSchema(this.url, pool));
+      try {
+        await ensureSchema(this.url, pool);
+      } catch (e) {
+        await pool.end().catch(() => {});
+        throw e;
+      }
       this.pool = pool;
       return pool;
     })().catch((e) => {
+      // Not reachable yet: the caller's retry loop (or its next call) tries again.
       this.poolP = undefined;
       throw e;
     });
@@ -153,8 +164,10 @@ export class Db {
 
   /**
    * Runs `body` in a transaction (READ COMMITTED, row locks taken by the
-   * body), retried from the start after transient errors. See the file comment
-   * for a COMMIT whose answer was lost.
+   * body), retried from the start after transient errors. The connection
+   * pipelines: BEGIN goes out with the body's first statement, the body's
+   * last statements with the COMMIT. See the file comment for a COMMIT whose
+   * answer was lost.
    */
   async tx<T>(what: string, body: (q: Q) => Promise<TxOutcome<T>>): Promise<T> {
     const started = Date.now();
@@ -167,21 +180,32 @@ export class Db {
         const pool = await this.getPool();
         client = await pool.connect();
         const c = client;
-        // One round trip: the transaction and its id (to ask about it if the COMMIT's answer is lost).
-        const begin = (await c.query("BEGIN; SELECT txid_current()::text AS x")) as unknown as Array<{ rows: Array<{ x: string }> }>;
-        xid = begin[1].rows[0].x;
+        const begin = c.query("BEGIN");
+        // The transaction's id: to ask the server about it if the COMMIT's answer is lost.
+        const xidQ = c.query("SELECT txid_current()::text AS x");
+        begin.catch(() => {});
+        xidQ.catch(() => {});
         const q: Q = async (sql, params) => {
           const r = await c.query(sql, params);
           return { rows: r.rows, rowCount: r.rowCount ?? 0 };
         };
         out = await body(q);
+        await begin;
+        xid = (await xidQ).rows[0].x as string;
+        const pending = out.pending ?? [];
         if (!out.commit) {
+          await Promise.all(pending);
           await c.query("ROLLBACK");
           client.release();
           return out.result;
         }
         committing = true;
-        await c.query("COMMIT");
+        const commit = c.query("COMMIT");
+        const settled = await Promise.allSettled([...pending, commit]);
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+        if (failed) throw failed.reason;
+        // A statement that failed before it aborts the transaction: the server answers COMMIT with ROLLBACK.
+        if ((settled.at(-1) as PromiseFulfilledResult<{ command?: string }>).value.command === "ROLLBACK") throw new Error("the transaction was rolled back");
         client.release();
         return out.result;
       } catch (e) {

@@ -18,7 +18,7 @@ import { TeamsError } from "../../errors.js";
 import { MessageSchema, RuntimeSchema, TaskSchema, TaskSummarySchema, TeamConfigSchema, type Message, type Runtime, type Task, type TaskSummary, type TeamConfig, type TeamEvent } from "../../schemas.js";
 import { validateName } from "../paths.js";
 import type { DocEdit, Edit, Edited, EventInput, HistoryPage, TaskTx, TeamStore, WatchTopic } from "../types.js";
-import { Db, loadPg, sqlState, type Pool, type PoolClient, type Q } from "./conn.js";
+import { Db, loadPg, sqlState, type Pool, type PoolClient, type Q, type TxOutcome } from "./conn.js";
 import { assertEdgesKept, checkStorable, fromRow, j, Provisional, replaceIds, summaryOf, taskKey, toRow } from "./rows.js";
 import { SCHEMA } from "./schema.js";
 import { Listener } from "./watch.js";
@@ -128,7 +128,7 @@ export class PgStore implements TeamStore {
   }
 
   /** A transaction on the team: foreign-key failures (the team is gone) become NOT_FOUND. */
-  private tx<T>(team: string, what: string, body: (q: Q) => Promise<{ result: T; commit: boolean }>): Promise<T> {
+  private tx<T>(team: string, what: string, body: (q: Q) => Promise<TxOutcome<T>>): Promise<T> {
     return this.db.tx(what, (q) => {
       const qq: Q = async (sql, params) => {
         try {
@@ -198,9 +198,8 @@ export class PgStore implements TeamStore {
     await this.tx(team, `create team "${team}"`, async (q) => {
       const r = await q(`INSERT INTO ${S}.teams (name, config) VALUES ($1, $2::jsonb) ON CONFLICT (name) DO NOTHING`, [team, j(cfg)]);
       if (!r.rowCount) throw new TeamsError("CONFLICT", `team "${team}" already exists; pick another team_name or team_delete it first.`, { team });
-      await q(`INSERT INTO ${S}.counters (team) VALUES ($1)`, [team]);
-      await this.insertEvents(q, team, evs);
-      return { result: undefined, commit: true };
+      const pending = [q(`INSERT INTO ${S}.counters (team) VALUES ($1)`, [team]), this.insertEvents(q, team, evs)];
+      return { result: undefined, commit: true, pending };
     });
   }
 
@@ -215,9 +214,8 @@ export class PgStore implements TeamStore {
       if (!edit.write) return { result: { value: edit.value, current: before, written: false }, commit: false };
       toRow(TeamConfigSchema, cur, `team "${team}" config`);
       const evs = checkEvents(edit.events, `team "${team}"`);
-      await q(`UPDATE ${S}.teams SET config = $2::jsonb WHERE name = $1`, [team, j(cur)]);
-      await this.insertEvents(q, team, evs);
-      return { result: { value: edit.value, current: cur, written: true }, commit: true };
+      const pending = [q(`UPDATE ${S}.teams SET config = $2::jsonb WHERE name = $1`, [team, j(cur)]), this.insertEvents(q, team, evs)];
+      return { result: { value: edit.value, current: cur, written: true }, commit: true, pending };
     });
   }
 
@@ -225,8 +223,7 @@ export class PgStore implements TeamStore {
     validateName("team_name", team);
     // Every row of the team goes with its team row (ON DELETE CASCADE).
     await this.tx(team, `delete team "${team}"`, async (q) => {
-      const r = await q(`DELETE FROM ${S}.teams WHERE name = $1`, [team]);
-      return { result: undefined, commit: r.rowCount > 0 };
+      return { result: undefined, commit: true, pending: [q(`DELETE FROM ${S}.teams WHERE name = $1`, [team])] };
     });
   }
 
@@ -271,9 +268,11 @@ export class PgStore implements TeamStore {
       const map = new Map([[token, id]]);
       const task = replaceIds(draft, map);
       task.id = id;
-      await q(`INSERT INTO ${S}.tasks (team, id, data, status, owner) VALUES ($1, $2::bigint, $3::jsonb, $4, $5)`, [team, id, j(task), task.status, task.owner ?? null]);
-      await this.insertEvents(q, team, replaceIds(evs, map));
-      return { result: task, commit: true };
+      const pending = [
+        q(`INSERT INTO ${S}.tasks (team, id, data, status, owner) VALUES ($1, $2::bigint, $3::jsonb, $4, $5)`, [team, id, j(task), task.status, task.owner ?? null]),
+        this.insertEvents(q, team, replaceIds(evs, map)),
+      ];
+      return { result: task, commit: true, pending };
     });
   }
 
@@ -291,7 +290,7 @@ export class PgStore implements TeamStore {
   }
 
   /** Runs a task rule on a locked row and writes its copy (with its events) when it says so. */
-  private async applyRule<R>(q: Q, team: string, id: string, data: unknown, rule: (t: Task) => Edit<R>): Promise<{ result: Edited<Task, R>; commit: boolean }> {
+  private async applyRule<R>(q: Q, team: string, id: string, data: unknown, rule: (t: Task) => Edit<R>): Promise<TxOutcome<Edited<Task, R>>> {
     const before = this.taskFrom(data, team, id);
     const copy = this.taskFrom(data, team, id);
     const edit = rule(copy);
@@ -300,9 +299,11 @@ export class PgStore implements TeamStore {
     copy.id = before.id;
     toRow(TaskSchema, copy, `task ${id} of team "${team}"`);
     const evs = checkEvents(edit.events, `task ${id} of team "${team}"`);
-    await q(`UPDATE ${S}.tasks SET data = $3::jsonb, status = $4, owner = $5, updated_at = clock_timestamp() WHERE team = $1 AND id = $2::bigint`, [team, before.id, j(copy), copy.status, copy.owner ?? null]);
-    await this.insertEvents(q, team, evs);
-    return { result: { value: edit.value, current: copy, written: true }, commit: true };
+    const pending = [
+      q(`UPDATE ${S}.tasks SET data = $3::jsonb, status = $4, owner = $5, updated_at = clock_timestamp() WHERE team = $1 AND id = $2::bigint`, [team, before.id, j(copy), copy.status, copy.owner ?? null]),
+      this.insertEvents(q, team, evs),
+    ];
+    return { result: { value: edit.value, current: copy, written: true }, commit: true, pending };
   }
 
   async editFirst<R>(team: string, ids: string[], rule: (t: Task) => Edit<R> | null): Promise<Edited<Task, R> | undefined> {
@@ -368,20 +369,16 @@ export class PgStore implements TeamStore {
     msgs.forEach((m, i) => toRow(MessageSchema, m, `message ${i} (${m?.id})`));
     const evs = checkEvents(events, `messages to team "${team}"`);
     await this.tx(team, `deliver ${msgs.length} message(s) in team "${team}"`, async (q) => {
-      if (msgs.length) {
-        try {
-          await q(
-            `INSERT INTO ${S}.messages (team, agent, id, data, read)
-             SELECT $1, m->>'to', m->>'id', m, coalesce((m->>'read')::boolean, false) FROM jsonb_array_elements($2::jsonb) AS m`,
-            [team, j(msgs)],
-          );
-        } catch (e) {
-          if (sqlState(e) === "23505") throw new TeamsError("CONFLICT", `a message with one of these ids (${msgs.map((m) => m.id).join(", ")}) is already in that inbox; message ids are unique.`, { team });
-          throw e;
-        }
-      }
-      await this.insertEvents(q, team, evs);
-      return { result: undefined, commit: true };
+      // One round trip: the insert, the events and the COMMIT go out together (a failed insert turns the COMMIT into a ROLLBACK).
+      const insert = !msgs.length ? undefined : q(
+        `INSERT INTO ${S}.messages (team, agent, id, data, read)
+         SELECT $1, m->>'to', m->>'id', m, coalesce((m->>'read')::boolean, false) FROM jsonb_array_elements($2::jsonb) AS m`,
+        [team, j(msgs)],
+      ).catch((e) => {
+        if (sqlState(e) === "23505") throw new TeamsError("CONFLICT", `a message with one of these ids (${msgs.map((m) => m.id).join(", ")}) is already in that inbox; message ids are unique.`, { team });
+        throw e;
+      });
+      return { result: undefined, commit: true, pending: [...(insert ? [insert] : []), this.insertEvents(q, team, evs)] };
     });
   }
 
@@ -428,8 +425,8 @@ export class PgStore implements TeamStore {
         return { result: [], commit: false };
       }
       const marked = r.rows.sort((a, b) => Number(a.pos) - Number(b.pos)).map((x) => this.messageFrom(x.data, team, agent));
-      await this.insertEvents(q, team, [{ actor, kind: "message.read", data: { agent, count: marked.length, ids: marked.slice(-50).map((m) => m.id) } }]);
-      return { result: marked, commit: true };
+      const pending = [this.insertEvents(q, team, [{ actor, kind: "message.read", data: { agent, count: marked.length, ids: marked.slice(-50).map((m) => m.id) } }])];
+      return { result: marked, commit: true, pending };
     });
   }
 
@@ -462,8 +459,7 @@ export class PgStore implements TeamStore {
     if (!events.length) return;
     const evs = checkEvents(events, `events of team "${team}"`);
     await this.tx(team, `log events in team "${team}"`, async (q) => {
-      await this.insertEvents(q, team, evs);
-      return { result: undefined, commit: true };
+      return { result: undefined, commit: true, pending: [this.insertEvents(q, team, evs)] };
     });
   }
 
@@ -563,19 +559,20 @@ export class PgStore implements TeamStore {
       const res = rule(had ? r.rows[0].value : undefined);
       if (res.write === undefined) return { result: res.value, commit: false };
       const evs = checkEvents(res.events, `document ${coll}/${key}`);
+      const pending: Array<Promise<unknown>> = [];
       if (res.write === null) {
-        if (had) await q(`DELETE FROM ${S}.docs WHERE team = $1 AND coll = $2 AND key = $3`, [team, coll, key]);
+        if (had) pending.push(q(`DELETE FROM ${S}.docs WHERE team = $1 AND coll = $2 AND key = $3`, [team, coll, key]));
       } else {
         checkStorable(res.write, `document ${coll}/${key}`);
-        if (had) await q(`UPDATE ${S}.docs SET value = $4::jsonb WHERE team = $1 AND coll = $2 AND key = $3`, [team, coll, key, j(res.write)]);
+        if (had) pending.push(q(`UPDATE ${S}.docs SET value = $4::jsonb WHERE team = $1 AND coll = $2 AND key = $3`, [team, coll, key, j(res.write)]));
         else {
           const ins = await q(`INSERT INTO ${S}.docs (team, coll, key, value) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING`, [team, coll, key, j(res.write)]);
           // Another writer created it after our read: judge again on its value.
           if (!ins.rowCount) throw new RunAgain("document created concurrently");
         }
       }
-      await this.insertEvents(q, team, evs);
-      return { result: res.value, commit: true };
+      pending.push(this.insertEvents(q, team, evs));
+      return { result: res.value, commit: true, pending };
     });
   }
 
@@ -697,7 +694,7 @@ class PgTx implements TaskTx {
   }
 
   /** Writes everything at the end of the transaction; returns fn's value with the real ids. */
-  async commit<R>(value: R): Promise<{ result: R; commit: boolean }> {
+  async commit<R>(value: R): Promise<TxOutcome<R>> {
     if (!this.dirty.size && !this.creates.length && !this.events.length) return { result: value, commit: false };
     const team = this.team;
     const puts = [...this.dirty].map((id) => this.loaded.get(id)!);
@@ -711,17 +708,20 @@ class PgTx implements TaskTx {
       const first = Number(r.rows[0].first);
       this.prov.tokens.forEach((tok, i) => map.set(tok, String(first + i)));
     }
-    for (const t0 of puts) {
+    // Awaited before the COMMIT goes out: a put of a task that does not exist must fail the whole transaction.
+    const updates = puts.map((t0) => {
       const t = replaceIds(t0, map);
-      const u = await this.q(`UPDATE ${S}.tasks SET data = $3::jsonb, status = $4, owner = $5, updated_at = clock_timestamp() WHERE team = $1 AND id = $2::bigint`, [team, taskKey(t.id) ?? null, j(t), t.status, t.owner ?? null]);
-      if (!u.rowCount) throw taskNotFound(team, t.id);
-    }
+      return this.q(`UPDATE ${S}.tasks SET data = $3::jsonb, status = $4, owner = $5, updated_at = clock_timestamp() WHERE team = $1 AND id = $2::bigint`, [team, taskKey(t.id) ?? null, j(t), t.status, t.owner ?? null])
+        .then((u) => { if (!u.rowCount) throw taskNotFound(team, t.id); });
+    });
+    await Promise.all(updates);
+    const pending: Array<Promise<unknown>> = [];
     for (const t0 of this.creates) {
       const t = replaceIds(t0, map);
-      await this.q(`INSERT INTO ${S}.tasks (team, id, data, status, owner) VALUES ($1, $2::bigint, $3::jsonb, $4, $5)`, [team, t.id, j(t), t.status, t.owner ?? null]);
+      pending.push(this.q(`INSERT INTO ${S}.tasks (team, id, data, status, owner) VALUES ($1, $2::bigint, $3::jsonb, $4, $5)`, [team, t.id, j(t), t.status, t.owner ?? null]));
     }
-    await this.store._insertEvents(this.q, team, replaceIds(evs, map));
-    return { result: replaceIds(value, map), commit: true };
+    pending.push(this.store._insertEvents(this.q, team, replaceIds(evs, map)));
+    return { result: replaceIds(value, map), commit: true, pending };
   }
 }
 

@@ -75,8 +75,8 @@ export class Listener {
 
   /** Keeps the process alive for the listening socket only while someone watches. */
   private ref(on: boolean): void {
-    const stream = (this.client as unknown as { connection?: { stream?: { ref?(): void; unref?(): void } } })?.connection?.stream;
-    try { if (on) stream?.ref?.(); else stream?.unref?.(); } catch { /* not a socket */ }
+    const c = this.client as unknown as { ref?(): void; unref?(): void } | undefined;
+    try { if (on) c?.ref?.(); else c?.unref?.(); } catch { /* not connected */ }
   }
 
   private async connect(): Promise<void> {
