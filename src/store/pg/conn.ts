@@ -6,19 +6,45 @@
  * A lost connection, a server that restarts and a serialization failure or
  * deadlock are retried with backoff for up to CLANKER_TEAMS_DB_RETRY_MS
  * (default 20 s); a transaction runs again from the start, so its rule may
- * run again. A COMMIT whose answer was lost is resolved with txid_status():
- * committed means done (never written twice), aborted means run it again, and
- * when the server cannot tell us in time the caller gets an IO error that
- * says the change may or may not have been saved. Nothing is dropped silently.
+ * run again. A COMMIT whose answer was lost is resolved by the transaction's
+ * receipt: every write transaction inserts a random id into `receipts` with
+ * its COMMIT, so after reconnecting the receipt is there exactly when it
+ * committed (then it is done, never written twice) and otherwise it runs
+ * again. (Not txid_status() alone: after a server crash the id of a
+ * transaction whose records never reached the disk is handed out again, and
+ * its status is then another transaction's.) While the old transaction may
+ * still be running (txid_status says "in progress", e.g. a network cut) we
+ * wait; when the server cannot tell us in time the caller gets an IO error
+ * that says the change may or may not have been saved. Nothing is dropped
+ * silently.
  */
+import { randomBytes } from "node:crypto";
 import type pgTypes from "pg";
 import { TeamsError } from "../../errors.js";
-import { ensureSchema } from "./schema.js";
+import { ensureSchema, SCHEMA } from "./schema.js";
+
+/** Receipts of this process's acknowledged commits wait here to be deleted by a later transaction. */
+const RECEIPTS_KEPT = 200;
+/** Receipts older than this (of processes that died) are swept, at most once per SWEEP_EVERY_MS per process. */
+const SWEEP_EVERY_MS = 3600_000;
 
 export type Pg = typeof pgTypes;
 export type PoolClient = pgTypes.PoolClient;
 export type Pool = pgTypes.Pool;
 export type Client = pgTypes.Client;
+
+const guarded = new WeakSet<object>();
+/**
+ * A checked-out client whose connection breaks emits 'error'; unheard, that
+ * would crash the process. The failure reaches the caller through its query.
+ */
+export function guard<C extends { on(ev: "error", fn: (e: Error) => void): unknown }>(client: C): C {
+  if (!guarded.has(client)) {
+    guarded.add(client);
+    client.on("error", () => {});
+  }
+  return client;
+}
 
 let pgModule: Promise<Pg> | undefined;
 /** The node-postgres module, imported on first use. */
@@ -97,6 +123,9 @@ export class Db {
   private poolP?: Promise<Pool>;
   private pool?: Pool;
   private closed = false;
+  /** Receipts of commits acknowledged to our callers: no longer needed, deleted with a later commit. */
+  private done: string[] = [];
+  private lastSweep = 0;
 
   constructor(readonly url: string) {
     this.location = redact(url);
@@ -174,22 +203,26 @@ export class Db {
     for (let n = 0; ; n++) {
       let client: PoolClient | undefined;
       let xid: string | undefined;
+      const receipt = randomBytes(12).toString("base64url");
       let committing = false;
       let out: TxOutcome<T> | undefined;
       try {
         const pool = await this.getPool();
-        client = await pool.connect();
+        client = guard(await pool.connect());
         const c = client;
         const begin = c.query("BEGIN");
         // The transaction's id: to ask the server about it if the COMMIT's answer is lost.
         const xidQ = c.query("SELECT txid_current()::text AS x");
         begin.catch(() => {});
         xidQ.catch(() => {});
-        const q: Q = async (sql, params) => {
-          const r = await c.query(sql, params);
-          return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+        const q: Q = (sql, params) => {
+          const p = c.query(sql, params).then((r) => ({ rows: r.rows, rowCount: r.rowCount ?? 0 }));
+          // Statements go out without waiting; one the body never awaits (it failed earlier) must not crash the process.
+          p.catch(() => {});
+          return p;
         };
         out = await body(q);
+        for (const p of out.pending ?? []) p.catch(() => {}); // observed below, unless the transaction fails first
         await begin;
         xid = (await xidQ).rows[0].x as string;
         const pending = out.pending ?? [];
@@ -200,13 +233,22 @@ export class Db {
           return out.result;
         }
         committing = true;
+        const tail: Array<Promise<unknown>> = [c.query(`INSERT INTO ${SCHEMA}.receipts (id) VALUES ($1)`, [receipt])];
+        const cleared = this.done.splice(0);
+        if (cleared.length) tail.push(c.query(`DELETE FROM ${SCHEMA}.receipts WHERE id = ANY($1::text[])`, [cleared]));
+        if (Date.now() - this.lastSweep > SWEEP_EVERY_MS) {
+          this.lastSweep = Date.now();
+          tail.push(c.query(`DELETE FROM ${SCHEMA}.receipts WHERE at < clock_timestamp() - interval '1 day'`));
+        }
         const commit = c.query("COMMIT");
-        const settled = await Promise.allSettled([...pending, commit]);
+        const settled = await Promise.allSettled([...pending, ...tail, commit]);
         const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
         if (failed) throw failed.reason;
         // A statement that failed before it aborts the transaction: the server answers COMMIT with ROLLBACK.
         if ((settled.at(-1) as PromiseFulfilledResult<{ command?: string }>).value.command === "ROLLBACK") throw new Error("the transaction was rolled back");
         client.release();
+        this.done.push(receipt);
+        if (this.done.length > RECEIPTS_KEPT) this.done.splice(0, this.done.length - RECEIPTS_KEPT);
         return out.result;
       } catch (e) {
         if (client) {
@@ -217,7 +259,7 @@ export class Db {
           }
         }
         if (committing && broken(e) && xid) {
-          const status = await this.commitStatus(xid, started);
+          const status = await this.commitStatus(xid, receipt, started);
           if (status === "committed") return out!.result;
           if (status === "unknown") {
             throw new TeamsError("IO", `${what}: the connection to ${this.location} was lost while committing and the database could not be asked in time whether the change was saved: it may or may not have been; check before retrying (${(e as Error).message}).`, { location: this.location, ambiguous: true });
@@ -232,17 +274,19 @@ export class Db {
     }
   }
 
-  /** Whether transaction `xid` committed, asked on a new connection until the retry budget is spent. */
-  private async commitStatus(xid: string, started: number): Promise<"committed" | "aborted" | "unknown"> {
+  /** Whether transaction `xid` (with `receipt`) committed, asked on a new connection until the retry budget is spent. */
+  private async commitStatus(xid: string, receipt: string, started: number): Promise<"committed" | "aborted" | "unknown"> {
     const deadline = Math.max(started + retryMs(), Date.now() + 5000);
     for (let n = 0; Date.now() < deadline; n++) {
       try {
         const pool = await this.getPool();
-        const r = await pool.query("SELECT txid_status($1::bigint) AS s", [xid]);
-        const s = r.rows[0]?.s as string | null;
-        if (s === "committed") return "committed";
-        if (s === "aborted" || s === null) return "aborted";
-        // "in progress": the server has not finished the COMMIT it received yet.
+        const r = await pool.query(`SELECT txid_status($1::bigint) AS s, EXISTS (SELECT 1 FROM ${SCHEMA}.receipts WHERE id = $2) AS r`, [xid, receipt]);
+        if (r.rows[0].r) {
+          this.done.push(receipt);
+          return "committed";
+        }
+        // Still running on the server (our side of the connection went first): wait for it to finish.
+        if (r.rows[0].s !== "in progress") return "aborted";
       } catch { /* still unreachable */ }
       await sleep(backoff(n));
     }

@@ -18,7 +18,7 @@ import { TeamsError } from "../../errors.js";
 import { MessageSchema, RuntimeSchema, TaskSchema, TaskSummarySchema, TeamConfigSchema, type Message, type Runtime, type Task, type TaskSummary, type TeamConfig, type TeamEvent } from "../../schemas.js";
 import { validateName } from "../paths.js";
 import type { DocEdit, Edit, Edited, EventInput, HistoryPage, TaskTx, TeamStore, WatchTopic } from "../types.js";
-import { Db, loadPg, sqlState, type Pool, type PoolClient, type Q, type TxOutcome } from "./conn.js";
+import { Db, guard, loadPg, sqlState, type Pool, type PoolClient, type Q, type TxOutcome } from "./conn.js";
 import { assertEdgesKept, checkStorable, fromRow, j, Provisional, replaceIds, summaryOf, taskKey, toRow } from "./rows.js";
 import { SCHEMA } from "./schema.js";
 import { Listener } from "./watch.js";
@@ -130,14 +130,14 @@ export class PgStore implements TeamStore {
   /** A transaction on the team: foreign-key failures (the team is gone) become NOT_FOUND. */
   private tx<T>(team: string, what: string, body: (q: Q) => Promise<TxOutcome<T>>): Promise<T> {
     return this.db.tx(what, (q) => {
-      const qq: Q = async (sql, params) => {
-        try {
-          return await q(sql, params);
-        } catch (e) {
+      const qq = ((sql: string, params?: unknown[]) => {
+        const p = q(sql, params).catch((e) => {
           if (sqlState(e) === "23503") throw notFound(team);
           throw e;
-        }
-      };
+        });
+        p.catch(() => {}); // as conn.ts: an unawaited statement's failure reaches the caller another way
+        return p;
+      }) as Q;
       return body(qq);
     });
   }
@@ -602,7 +602,7 @@ export class PgStore implements TeamStore {
     const digest = createHash("sha256").update(`clanker-teams\u0000${team}\u0000${String(name).toLowerCase()}`).digest();
     const key = digest.readBigInt64BE(0).toString();
     const what = `lock "${name}" of team "${team}"`;
-    const client: PoolClient = await this.db.retry(what, async () => (await this.lockPool()).connect());
+    const client: PoolClient = await this.db.retry(what, async () => guard(await (await this.lockPool()).connect()));
     try {
       await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${lockWaitMs()}ms`]);
       await client.query(`SELECT pg_advisory_lock($1::bigint)`, [key]);

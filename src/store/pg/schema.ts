@@ -29,7 +29,7 @@ const S = SCHEMA;
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
-    name: "teams, counters, tasks, messages, events, presence, docs, notify triggers",
+    name: "teams, counters, tasks, messages, events, presence, docs, receipts, notify triggers",
     sql: `
 CREATE TABLE ${S}.teams (
   name text PRIMARY KEY,
@@ -84,6 +84,12 @@ CREATE TABLE ${S}.docs (
   key text NOT NULL,
   value jsonb NOT NULL,
   PRIMARY KEY (team, coll, key)
+);
+-- One row per write transaction, committed with it: after a COMMIT whose answer was lost, its writer
+-- looks for its receipt (conn.ts). Deleted by the writer's next transaction.
+CREATE TABLE ${S}.receipts (
+  id text PRIMARY KEY,
+  at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE FUNCTION ${S}.notify_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -207,25 +213,33 @@ export async function doctor(url: string): Promise<{ ok: boolean; location: stri
     const info = (await c.query("SELECT current_user AS u, current_database() AS d, current_setting('server_version_num')::int AS n, current_setting('server_version') AS v")).rows[0];
     findings.push({ check: "reachable", ok: true, detail: `connected to database "${info.d}" as "${info.u}"` });
     findings.push({ check: "version", ok: info.n >= 120000, detail: info.n >= 120000 ? `PostgreSQL ${info.v}` : `PostgreSQL ${info.v}: clanker-teams needs 12 or newer` });
-    const v = await version(c);
+    const access = (await c.query(
+      `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS present,
+              CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) THEN has_schema_privilege(current_user, $1, 'USAGE') ELSE false END AS usage`,
+      [S],
+    )).rows[0] as { present: boolean; usage: boolean };
+    if (access.present && !access.usage) {
+      findings.push({ check: "schema", ok: false, detail: `the ${S} schema exists but "${info.u}" may not use it, so its version cannot be read` });
+      findings.push({ check: "rights", ok: false, detail: `"${info.u}" lacks USAGE on schema ${S}: GRANT USAGE ON SCHEMA ${S} TO ${info.u}, and SELECT, INSERT, UPDATE, DELETE on its tables` });
+      return done();
+    }
+    const v = await version(c).catch((e) => (sqlState(e) === "42501" ? -1 : Promise.reject(e)));
     findings.push({
       check: "schema",
       ok: v === LATEST,
-      detail: v === LATEST ? `schema version ${v} (current)` : v > LATEST ? `schema version ${v} is newer than this clanker-teams (${LATEST}): upgrade clanker-teams` : v === 0 ? `no clanker-teams schema yet: run \`clanker-teams db migrate\` (or let the first use create it)` : `schema version ${v}, ${LATEST} is current: run \`clanker-teams db migrate\``,
+      detail: v === -1 ? `"${info.u}" may not read ${S}.schema_migrations` : v === LATEST ? `schema version ${v} (current)` : v > LATEST ? `schema version ${v} is newer than this clanker-teams (${LATEST}): upgrade clanker-teams` : v === 0 ? `no clanker-teams schema yet: run \`clanker-teams db migrate\` (or let the first use create it)` : `schema version ${v}, ${LATEST} is current: run \`clanker-teams db migrate\``,
     });
     if (v === 0) {
       const r = (await c.query("SELECT has_database_privilege(current_user, current_database(), 'CREATE') AS ok")).rows[0];
       findings.push({ check: "rights", ok: r.ok, detail: r.ok ? `may create the ${S} schema` : `"${info.u}" may not create schemas in "${info.d}": GRANT CREATE ON DATABASE ${info.d} TO ${info.u} (or let an owner run the migration)` });
     } else {
-      const tables = ["teams", "counters", "tasks", "messages", "events", "presence", "docs"];
+      const tables = ["schema_migrations", "teams", "counters", "tasks", "messages", "events", "presence", "docs", "receipts"];
       const r = await c.query(
-        `SELECT t AS table, has_table_privilege(current_user, '${S}.' || t, 'SELECT,INSERT,UPDATE,DELETE') AS ok FROM unnest($1::text[]) t`,
+        `SELECT t AS table, CASE WHEN to_regclass('${S}.' || t) IS NULL THEN false ELSE has_table_privilege(current_user, '${S}.' || t, CASE WHEN t = 'schema_migrations' THEN 'SELECT' ELSE 'SELECT,INSERT,UPDATE,DELETE' END) END AS ok FROM unnest($1::text[]) t`,
         [tables],
-      ).catch((e) => ({ rows: [{ table: "*", ok: false, err: (e as Error).message }] }));
+      );
       const missing = r.rows.filter((x: { ok: boolean }) => !x.ok).map((x: { table: string }) => x.table);
-      const usage = (await c.query(`SELECT has_schema_privilege(current_user, '${S}', 'USAGE') AS ok`)).rows[0].ok as boolean;
-      const ok = usage && !missing.length;
-      findings.push({ check: "rights", ok, detail: ok ? "may read and write every clanker-teams table" : `"${info.u}" lacks ${!usage ? `USAGE on schema ${S}` : ""}${!usage && missing.length ? " and " : ""}${missing.length ? `SELECT/INSERT/UPDATE/DELETE on ${missing.join(", ")}` : ""}` });
+      findings.push({ check: "rights", ok: !missing.length, detail: !missing.length ? "may read and write every clanker-teams table" : `"${info.u}" lacks SELECT/INSERT/UPDATE/DELETE on ${missing.map((t: string) => `${S}.${t}`).join(", ")}` });
     }
   } catch (e) {
     findings.push({ check: "reachable", ok: false, detail: `query failed at ${location}: ${(e as Error).message}` });
