@@ -188,6 +188,17 @@ describe.each(KINDS)("%s store, many processes", (kind) => {
     expect(Math.max(...latencies)).toBeLessThan(500);
   });
 
+  it("a team deleted and re-created by another process starts empty for a process that had it open", async () => {
+    expect((await pool.run(0, s, ["create", "t", "3", "old"])).ids).toEqual(["1", "2", "3"]);
+    await pool.run(1, s, ["events", "t", "2", "old"]);
+    await store.deleteTeam("t");
+    await store.createTeam(config("t"));
+    expect((await pool.run(0, s, ["create", "t", "1", "new"])).ids).toEqual(["1"]);
+    expect((await pool.run(1, s, ["get-task", "t", "2"])).task).toBeNull();
+    expect((await store.listTasks("t")).map((r) => r.subject)).toEqual(["new-0"]);
+    expect((await store.readEvents("t")).map((e) => [e.seq, e.actor])).toEqual([[1, "new"]]);
+  });
+
   it("a child process opened with childEnv() sees the same data", async () => {
     await store.createTask("t", (id) => ({ task: newTask(id, "shared") }));
     const w = storeWorker(s, ["get-task", "t", "1"]);

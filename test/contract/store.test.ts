@@ -69,10 +69,15 @@ describe.each(KINDS)("%s store", (kind) => {
     it("editTeam: NOT_FOUND for a missing team; a rule that writes nothing changes and logs nothing", async () => {
       expect((await failure(store.editTeam("nope", () => ({ value: 1, write: true })))).code).toBe("NOT_FOUND");
       await store.createTeam(config("t"));
-      const r = await store.editTeam("t", () => ({ value: "no", write: false, events: [ev("x", "ignored")] }));
+      const r = await store.editTeam("t", (cfg) => {
+        cfg.description = "tentative";
+        return { value: "no", write: false, events: [ev("x", "ignored")] };
+      });
       expect(r).toMatchObject({ value: "no", written: false });
-      expect(r.current).toEqual(config("t"));
+      expect(await store.getTeam("t")).toEqual(config("t"));
       expect(await store.readEvents("t")).toEqual([]);
+      // "the value as stored after it" (types.ts: Edited), not the rule's discarded copy
+      expect(r.current).toEqual(config("t"));
     });
 
     it("deleteTeam removes everything; a re-created team starts with no tasks, mail, events, documents or presence, ids from 1", async () => {
