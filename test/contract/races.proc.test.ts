@@ -80,6 +80,18 @@ describe.each(KINDS)("%s store, many processes", (kind) => {
     expect(t.subject).toBe("hot");
   });
 
+  it("8 processes adding dependency edges to one task in transactions: no edge is lost, every id is new", async () => {
+    await store.createTask("t", (id) => ({ task: newTask(id, "blocker") }));
+    const n = 8;
+    const out = await race(Array.from({ length: N_PROCS }, (_, p) => ["link", "t", "1", String(n), `w${p}`]));
+    const made = out.flatMap((r) => r.ids as string[]);
+    expect(made.map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: N_PROCS * n }, (_, i) => i + 2));
+    expect([...(await store.getTask("t", "1"))!.blocks].sort()).toEqual([...made].sort());
+    for (const id of made) expect((await store.getTask("t", id))!.blockedBy).toEqual(["1"]);
+    const linked = (await store.readEvents("t")).filter((e) => e.kind === "task.linked");
+    expect(linked.map((e) => e.data.id).sort()).toEqual([...made].sort());
+  });
+
   it("senders and readers at once: every message is returned by exactly one markRead, and counted once in message.read events", async () => {
     const senders = 4;
     const readers = 3;

@@ -83,6 +83,22 @@ const jobs = {
     }
     return {};
   },
+  /** link TEAM BLOCKER N TAG: N transactions, each creating a task blocked by BLOCKER (edges on both sides). */
+  async link(store, team, [blocker, n, tag]) {
+    const ids = [];
+    for (let i = 0; i < Number(n); i++) {
+      const id = await store.transact(team, async (tx) => {
+        const b = await tx.get(blocker);
+        const t = await tx.create((id) => ({ ...task(id, `${tag}-${i}`), blockedBy: [blocker] }));
+        b.blocks.push(t.id);
+        tx.put(b);
+        tx.event({ actor: tag, kind: "task.linked", data: { id: t.id, blocker } });
+        return t.id;
+      });
+      ids.push(id);
+    }
+    return { ids };
+  },
   /** send TEAM TO N TAG: N messages, one delivery each, with a message.sent event. */
   async send(store, team, [to, n, tag]) {
     const ids = [];
