@@ -16,6 +16,8 @@
  * process stops a cluster whose owner died without its teardown.
  *
  * Every test gets its own database (freshDb): tests never see each other's data.
+ * Databases copied from a template (freshDb's `template`) leave that template
+ * on the server, named after what made it, so that later runs reuse it.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -123,7 +125,7 @@ function pgStop(info: ClusterInfo, mode: "fast" | "immediate" = "fast"): void {
 }
 
 /** initdb into a new temp dir and start on a free port; stops it when `ownerPid` dies (watchdog). */
-export async function startCluster(ownerPid = process.pid, opts: { durable?: boolean } = {}): Promise<ClusterInfo> {
+export async function startCluster(ownerPid = process.pid, opts: { durable?: boolean; alsoRemove?: string } = {}): Promise<ClusterInfo> {
   const binDir = pgBinDir();
   if (!binDir) throw missing();
   const root = process.getuid?.() === 0;
@@ -140,7 +142,7 @@ export async function startCluster(ownerPid = process.pid, opts: { durable?: boo
   runPg(info, "initdb", ["-D", info.dataDir, "-U", "postgres", "--pwfile", pwfile, "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
   fs.unlinkSync(pwfile);
   fs.appendFileSync(path.join(info.dataDir, "postgresql.conf"), "\ninclude 'clanker-test.conf'\n");
-  watchdog(ownerPid, info);
+  watchdog(ownerPid, info, opts.alsoRemove);
   for (let attempt = 0; ; attempt++) {
     info.port = await freePort();
     writeSettings(info);
@@ -156,7 +158,7 @@ export async function startCluster(ownerPid = process.pid, opts: { durable?: boo
 }
 
 /** A detached process that stops the cluster and removes its dir once `pid` has exited (an owner killed before its teardown). */
-function watchdog(pid: number, info: ClusterInfo): void {
+function watchdog(pid: number, info: ClusterInfo, alsoRemove?: string): void {
   const code = `
     const { execFileSync } = require("node:child_process");
     const fs = require("node:fs");
@@ -169,11 +171,11 @@ function watchdog(pid: number, info: ClusterInfo): void {
       const exe = info.binDir + "/pg_ctl";
       const args = ["-D", info.dataDir, "-m", "immediate", "-w", "stop"];
       try { info.runAs ? execFileSync("runuser", ["-u", info.runAs, "--", exe, ...args], { stdio: "ignore" }) : execFileSync(exe, args, { stdio: "ignore" }); } catch {}
-      try { fs.rmSync(info.dir, { recursive: true, force: true }); } catch {}
+      for (const d of [info.dir, process.env.CLANKER_PG_WATCHDOG_ALSO]) if (d) try { fs.rmSync(d, { recursive: true, force: true }); } catch {}
     }, 2000);`;
   // The cluster's facts go by environment, not argv: `ps` would show its password to every user.
   const { password: _pw, ...facts } = info;
-  const child = spawn(process.execPath, ["-e", code, String(pid)], { detached: true, stdio: "ignore", env: { PATH: process.env.PATH, CLANKER_PG_WATCHDOG: JSON.stringify(facts) } });
+  const child = spawn(process.execPath, ["-e", code, String(pid)], { detached: true, stdio: "ignore", env: { PATH: process.env.PATH, CLANKER_PG_WATCHDOG: JSON.stringify(facts), CLANKER_PG_WATCHDOG_ALSO: alsoRemove ?? "" } });
   child.unref();
 }
 
@@ -226,7 +228,7 @@ async function sharedCluster(): Promise<ClusterInfo> {
     try { fs.mkdirSync(path.join(run.dir, "starting")); mine = true; } catch { /* another worker is starting it */ }
     if (mine) {
       try {
-        const info = await startCluster(run.owner);
+        const info = await startCluster(run.owner, { alsoRemove: run.dir });
         fs.writeFileSync(infoFile + ".tmp", JSON.stringify(info));
         fs.renameSync(infoFile + ".tmp", infoFile);
         return info;
