@@ -81,6 +81,22 @@ describe("postgres store: schema", () => {
   });
 });
 
+describe("postgres store: loading", () => {
+  it("a process that uses the JSON store never loads the PostgreSQL client", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const { tempDir } = await import("../helpers/fixtures.js");
+    const code = `
+      const m = await import(${JSON.stringify(new URL("../../dist/src/store/open.js", import.meta.url).href)});
+      const s = m.openStore({ env: { CLANKER_TEAMS_DIR: process.argv[1] } });
+      await s.createTeam({ name: "t", createdAt: "2026-01-01T00:00:00.000Z", leadName: "team-lead", members: [] });
+      const { createRequire } = await import("node:module");
+      const cache = Object.keys(createRequire(import.meta.url).cache);
+      console.log(JSON.stringify({ teams: await s.listTeams(), pg: cache.some((k) => k.includes("/node_modules/pg/")) }));`;
+    const out = JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", code, tempDir()], { env: { ...process.env, CLANKER_TEAMS_DB: "" } }).toString());
+    expect(out).toEqual({ teams: ["t"], pg: false });
+  });
+});
+
 describe("postgres store: rows and values that break the schema", () => {
   it("a stored task that breaks the schema is INVALID_INPUT naming the field and stays; a write that would break it saves nothing", async () => {
     const { url } = await db("invalid");

@@ -15,7 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import { TeamsError } from "../../errors.js";
-import { MessageSchema, RuntimeSchema, TaskSchema, TaskSummarySchema, TeamConfigSchema, type Message, type Runtime, type Task, type TaskSummary, type TeamConfig, type TeamEvent } from "../../schemas.js";
+import { EventSchema, MessageSchema, RuntimeSchema, TaskSchema, TaskSummarySchema, TeamConfigSchema, type Message, type Runtime, type Task, type TaskSummary, type TeamConfig, type TeamEvent } from "../../schemas.js";
 import { validateName } from "../paths.js";
 import type { DocEdit, Edit, Edited, EventInput, HistoryPage, TaskTx, TeamStore, WatchTopic } from "../types.js";
 import { Db, guard, loadPg, sqlState, type Pool, type PoolClient, type Q, type TxOutcome } from "./conn.js";
@@ -475,7 +475,7 @@ export class PgStore implements TeamStore {
       [team, Math.floor(afterSeq), lim],
     );
     if (!rows.length) throw notFound(team);
-    return rows.filter((r) => r.seq !== null).map((r) => ({ seq: Number(r.seq), time: r.time, actor: r.actor, kind: r.kind, data: r.data }));
+    return rows.filter((r) => r.seq !== null).map((r) => fromRow(EventSchema, { seq: Number(r.seq), time: r.time, actor: r.actor, kind: r.kind, data: r.data }, `event ${r.seq} of team "${team}" (table ${S}.events)`, `UPDATE ${S}.events SET data = … WHERE team = '${team}' AND seq = ${r.seq}`));
   }
 
   // ---- presence -----------------------------------------------------------------
