@@ -297,6 +297,15 @@ describe.each(KINDS)("%s store", (kind) => {
       expect((await store.createTask("t", (id) => ({ task: newTask(id, "next") }))).id).toBe("4");
     });
 
+    it("transact: put() of a task created in the same transaction writes the object put", async () => {
+      const id = await store.transact("t", async (tx) => {
+        const a = await tx.create((id) => newTask(id, "as created"));
+        tx.put({ ...a, subject: "as put", activeForm: a.id });
+        return a.id;
+      });
+      expect(await store.getTask("t", id)).toMatchObject({ id, subject: "as put", activeForm: id });
+    });
+
     it("transact: fn may run more than once; its result is the one of the run that wrote, and no concurrent write is lost", async () => {
       await store.createTask("t", (id) => ({ task: newTask(id, "a") }));
       await store.createTask("t", (id) => ({ task: newTask(id, "b") }));
