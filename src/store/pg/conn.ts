@@ -245,7 +245,9 @@ export class Db {
         const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
         if (failed) throw failed.reason;
         // A statement that failed before it aborts the transaction: the server answers COMMIT with ROLLBACK.
-        if ((settled.at(-1) as PromiseFulfilledResult<{ command?: string }>).value.command === "ROLLBACK") throw new Error("the transaction was rolled back");
+        if ((settled.at(-1) as PromiseFulfilledResult<{ command?: string }>).value.command === "ROLLBACK") {
+          throw new TeamsError("IO", `${what}: the database rolled the transaction back; nothing was saved.`, { location: this.location });
+        }
         client.release();
         this.done.push(receipt);
         if (this.done.length > RECEIPTS_KEPT) this.done.splice(0, this.done.length - RECEIPTS_KEPT);
