@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type Options } from "execa";
 import { makeCtx, type Ctx, type CtxOptions } from "../../src/context.js";
-import { addMember, createTeam } from "../../src/teams.js";
+import { addMember, createTeam } from "../../src/domain/teams.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const CLI = path.join(ROOT, "bin", "clanker-teams.js");

@@ -210,6 +210,11 @@ class JsonTx implements TaskTx {
   put(task: Task): void {
     this.loaded.set(task.id, task);
     if (!task.id.startsWith(NEW_ID_PREFIX)) this.dirty.add(task.id);
+    else {
+      // A task created in this transaction: the object put is the one to write.
+      const i = this.creates.findIndex((t) => t.id === task.id);
+      if (i >= 0) this.creates[i] = task;
+    }
   }
 
   async create(build: (id: string) => Task): Promise<Task> {
@@ -318,9 +323,10 @@ export class JsonStore implements TeamStore {
     const r = await withLock(this.root, file, () => {
       const cur = readJson(file, checkConfig);
       if (!cur) throw notFound(team);
+      const before = JSON.stringify(cur);
       const edit = rule(cur);
       if (edit.write) writeAtomic(this.root, file, JSON.stringify(cur, null, 2) + "\n", { durable: true });
-      return { edit, cur };
+      return { edit, cur: edit.write ? cur : (JSON.parse(before) as TeamConfig) };
     });
     if (r.edit.write && r.edit.events?.length) await this.appendEvents(team, r.edit.events);
     return { value: r.edit.value, current: r.cur, written: r.edit.write };
@@ -377,16 +383,19 @@ export class JsonStore implements TeamStore {
     const log = this.open(team);
     let result!: Edit<R>;
     let copy!: Task;
+    let stored!: Task;
     const r = log.commit(this.clock(), (st) => {
       const e = st.tasks.get(id);
       if (!e) throw new TeamsError("NOT_FOUND", `task_id: task "${id}" does not exist in team "${team}"; task_list shows the ids.`, { id });
+      stored = e.task;
       copy = clone(e.task);
       result = rule(copy);
       if (!result.write) return null;
       assertEdgesKept(e.task, copy);
       return { op: "edit", id, task: copy, ev: result.events };
     });
-    return { value: result.value, current: copy, written: r !== undefined };
+    // Without a write, what is stored is the task as it was, whatever the rule did to its copy.
+    return { value: result.value, current: r ? copy : clone(stored), written: r !== undefined };
   }
 
   async editFirst<R>(team: string, ids: string[], rule: (t: Task) => Edit<R> | null): Promise<Edited<Task, R> | undefined> {
@@ -394,10 +403,12 @@ export class JsonStore implements TeamStore {
     for (const id of ids) {
       let result: Edit<R> | null = null;
       let copy!: Task;
+      let stored!: Task;
       const r = log.commit(this.clock(), (st) => {
         const e = st.tasks.get(id);
         result = null;
         if (!e) return null;
+        stored = e.task;
         copy = clone(e.task);
         result = rule(copy);
         if (!result?.write) return null;
@@ -405,7 +416,7 @@ export class JsonStore implements TeamStore {
         return { op: "edit", id, task: copy, ev: result.events };
       });
       const res = result as Edit<R> | null;
-      if (res) return { value: res.value, current: copy, written: r !== undefined };
+      if (res) return { value: res.value, current: r ? copy : clone(stored), written: r !== undefined };
     }
     return undefined;
   }

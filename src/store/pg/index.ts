@@ -16,7 +16,7 @@
 import { createHash } from "node:crypto";
 import { TeamsError } from "../../errors.js";
 import { EventSchema, MessageSchema, RuntimeSchema, TaskSchema, TaskSummarySchema, TeamConfigSchema, type Message, type Runtime, type Task, type TaskSummary, type TeamConfig, type TeamEvent } from "../../schemas.js";
-import { validateName } from "../paths.js";
+import { validateName } from "../../names.js";
 import type { DocEdit, Edit, Edited, EventInput, HistoryPage, TaskTx, TeamStore, WatchTopic } from "../types.js";
 import { Db, guard, loadPg, sqlState, type Pool, type PoolClient, type Q, type TxOutcome } from "./conn.js";
 import { assertEdgesKept, checkStorable, fromRow, j, Provisional, replaceIds, summaryOf, taskKey, toRow } from "./rows.js";
