@@ -24,6 +24,7 @@ import { SCHEMA } from "./schema.js";
 import { Listener } from "./watch.js";
 
 export { migrate, doctor, LATEST as SCHEMA_VERSION } from "./schema.js";
+export { redact as redactUrl } from "./conn.js";
 
 const S = SCHEMA;
 /** How long the store trusts its estimate of the server's clock before asking again. */
