@@ -45,7 +45,7 @@ export function openStore(opts: StoreOptions & { env?: NodeJS.ProcessEnv } = {})
   const url = dbUrl(env, opts.db);
   if (url) {
     let s = pgStores.get(url);
-    if (!s) { s = new PgStore({ url }); pgStores.set(url, s); }
+    if (!s || s.closed) { s = new PgStore({ url }); pgStores.set(url, s); }
     return s;
   }
   return new JsonStore({ dataDir: opts.dataDir ?? dataDir(env), now: opts.now });

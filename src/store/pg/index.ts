@@ -635,7 +635,11 @@ export class PgStore implements TeamStore {
     // Every acknowledged change is committed: nothing is derived later.
   }
 
+  /** True once close() was called: the store answers nothing any more (openStore makes a new one). */
+  closed = false;
+
   async close(): Promise<void> {
+    this.closed = true;
     await this.listener.close();
     const lp = this.lockPoolP;
     this.lockPoolP = undefined;
