@@ -16,10 +16,12 @@
  * A yes_no vote that does not pass is decided "no"; a tie for the most votes
  * decides nothing (winner null). Instant-runoff drops the option with the
  * fewest votes each round (a tie for fewest: the one with fewer votes in the
- * round before, going back; still tied: all of them at once, unless that
- * would drop every option left, which is a tie), ballots move to their next
- * choice, until an option reaches the rule's share of the ballots still
- * counting or only two are left.
+ * round before, going back round by round; still tied: all of them at once
+ * when together they have fewer votes than any other option, else each
+ * order is followed and only a winner common to all of them wins), ballots
+ * move to their next choice, until an option reaches the rule's share of the
+ * ballots still counting, or only two are left (then a tie, or for
+ * two_thirds a share too small, decides nothing).
  */
 import type { Ctx } from "../context.js";
 import { TeamsError, invalid } from "../errors.js";
@@ -119,40 +121,57 @@ export function tally(p: Pick<Proposal, "kind" | "rule" | "options" | "voters" |
   return { ...base, winner: null, reason: `no option has ${p.rule === "two_thirds" ? "two thirds" : p.rule === "unanimous" ? "every vote" : "more than half"} of the ${cast} votes${tied.length > 1 ? ` (tie: ${tied.join(", ")} have ${n} each)` : ` (${top} has ${n})`}` };
 }
 
+type Runoff = { winner: string | null; reason: string; rounds: Round[] };
+
 /** Instant-runoff over ranked ballots (see the module comment). */
-function runoff(rule: Exclude<VoteRule, "unanimous">, options: string[], ballots: string[][]): { winner: string | null; reason: string; rounds: Round[] } {
+function runoff(rule: Exclude<VoteRule, "unanimous">, options: string[], ballots: string[][]): Runoff {
   const need = rule === "quorum" ? "majority" : rule;
-  let left = [...options];
-  const rounds: Round[] = [];
-  for (;;) {
-    const counts: Record<string, number> = Object.fromEntries(left.map((o) => [o, 0]));
-    let counting = 0;
-    for (const b of ballots) {
-      const pick = b.find((o) => left.includes(o));
-      if (pick !== undefined) { counts[pick]!++; counting++; }
+  let budget = 2000; // followed branches of ties; more ties than this are not separated
+  const go = (start: string[], prior: Round[]): Runoff => {
+    let left = start;
+    const rounds = [...prior];
+    for (;;) {
+      const counts: Record<string, number> = Object.fromEntries(left.map((o) => [o, 0]));
+      let counting = 0;
+      for (const b of ballots) {
+        const pick = b.find((o) => left.includes(o));
+        if (pick !== undefined) { counts[pick]!++; counting++; }
+      }
+      const round: Round = { counts, eliminated: [] };
+      rounds.push(round);
+      const n = rounds.length;
+      const order = [...left].sort((a, b) => counts[b]! - counts[a]!);
+      const top = order[0]!;
+      const topTied = order.filter((o) => counts[o] === counts[top]);
+      if (topTied.length === 1 && reaches(need, counts[top]!, counting)) return { winner: top, reason: `${top} has ${counts[top]} of ${counting} ballots in round ${n}`, rounds };
+      if (left.length <= 2 || topTied.length === left.length) {
+        const why = topTied.length > 1 ? `tie: ${topTied.join(", ")} have ${counts[top]} each in round ${n}` : `${top} has ${counts[top]} of ${counting} ballots in the last round, not ${need === "two_thirds" ? "two thirds" : "more than half"}`;
+        return { winner: null, reason: why, rounds };
+      }
+      const low = Math.min(...left.map((o) => counts[o]!));
+      let out = left.filter((o) => counts[o] === low);
+      // Tie for fewest: fewer votes in earlier rounds goes first, looking back round by round.
+      for (let r = n - 2; r >= 0 && out.length > 1; r--) {
+        const prev = rounds[r]!.counts;
+        const min = Math.min(...out.map((o) => prev[o] ?? 0));
+        out = out.filter((o) => (prev[o] ?? 0) === min);
+      }
+      const rest = left.filter((o) => !out.includes(o));
+      // Dropping them together is safe when together they have fewer votes than any other option;
+      // otherwise which goes first may decide the winner: follow each, and only a common winner wins.
+      if (out.length > 1 && out.reduce((k, o) => k + counts[o]!, 0) >= Math.min(...rest.map((o) => counts[o]!))) {
+        if ((budget -= out.length) < 0) return { winner: null, reason: `tie: too many ties to separate (${out.join(", ")} in round ${n})`, rounds };
+        const branches = out.map((x) => go(left.filter((o) => o !== x), rounds.map((r) => (r === round ? { ...r, eliminated: [x] } : r))));
+        const w = branches[0]!.winner;
+        if (w !== null && branches.every((b) => b.winner === w)) return { ...branches[0]!, reason: `${branches[0]!.reason} (${out.join(" and ")} tied for fewest in round ${n}; whichever went first, ${w} wins)` };
+        round.eliminated = out;
+        return { winner: null, reason: `tie: ${out.join(" and ")} tie for fewest in round ${n} and which goes first decides it (${branches.map((b, i) => `${out[i]} out first: ${b.winner ?? "no winner"}`).join("; ")})`, rounds };
+      }
+      round.eliminated = out;
+      left = rest;
     }
-    const round: Round = { counts, eliminated: [] };
-    rounds.push(round);
-    const order = [...left].sort((a, b) => counts[b]! - counts[a]!);
-    const top = order[0]!;
-    const topTied = order.filter((o) => counts[o] === counts[top]);
-    if (topTied.length === 1 && reaches(need, counts[top]!, counting)) return { winner: top, reason: `${top} has ${counts[top]} of ${counting} ballots in round ${rounds.length}`, rounds };
-    if (left.length <= 2 || topTied.length === left.length) {
-      const why = topTied.length > 1 ? `tie: ${topTied.join(", ")} have ${counts[top]} each in round ${rounds.length}` : `${top} has ${counts[top]} of ${counting} ballots in the last round, not ${need === "two_thirds" ? "two thirds" : "more than half"}`;
-      return { winner: null, reason: why, rounds };
-    }
-    const low = Math.min(...left.map((o) => counts[o]!));
-    let out = left.filter((o) => counts[o] === low);
-    // Tie for fewest: fewer votes in earlier rounds goes first, looking back round by round.
-    for (let r = rounds.length - 2; r >= 0 && out.length > 1; r--) {
-      const prev = rounds[r]!.counts;
-      const min = Math.min(...out.map((o) => prev[o] ?? 0));
-      out = out.filter((o) => (prev[o] ?? 0) === min);
-    }
-    if (out.length >= left.length) return { winner: null, reason: `tie: ${left.join(", ")} cannot be separated`, rounds };
-    round.eliminated = out;
-    left = left.filter((o) => !out.includes(o));
-  }
+  };
+  return go([...options], []);
 }
 
 export interface ProposeInput { question?: unknown; options?: unknown; kind?: unknown; rule?: unknown; voters?: unknown; deadline_s?: unknown }
