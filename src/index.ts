@@ -13,3 +13,8 @@ export { validateName, validateTaskId, LEAD_NAME } from "./names.js";
 export { openStore, dataDir, dbUrl } from "./store/open.js";
 export type { TeamStore, TaskTx, Edit, Edited, DocEdit, EventInput, HistoryPage, WatchTopic, StoreOptions } from "./store/types.js";
 export * from "./schemas.js";
+export { reserveFiles, releaseFiles, listReservations, recoverReservations, blockingReservation, setAutoReserve, type Reservation, type Where } from "./domain/reservations.js";
+export { createMilestone, frontierOf, askFrontier, checkFrontiers, listMilestones, type Milestone, type Frontier, type Blocker } from "./domain/milestones.js";
+export { proposeVote, castVote, closeVote, getVote, listVotes, tally, type Proposal, type Tally } from "./domain/votes.js";
+export { teamStatus, type TeamStatus } from "./domain/status.js";
+export { whereOf, repoRoot } from "./repo.js";

@@ -21,6 +21,7 @@ import { hostName, leaseMs, livenessOf, pidAlive, readPresence, removePresence, 
 import { ThinkingLevel, timeMs, type Member, type TeamConfig } from "../schemas.js";
 import { LEAD_NAME, validateName } from "../names.js";
 import { listTasks, releaseTasksOf } from "../domain/tasks.js";
+import { listReservations, type Reservation } from "../domain/reservations.js";
 import { addMember, deleteTeam, findMember, isLead, memberNames, readTeam, removeMember, updateTeam } from "../domain/teams.js";
 import { adapterFor, detect, detectKind, terminate, type PaneRef, type TerminalAdapter } from "./terminals/index.js";
 import { isPidAlive } from "./terminals/process.js";
@@ -245,6 +246,8 @@ export interface TeammateStatus {
   host: string | null;
   /** Why its model fails (state "error"), or why it exited. */
   error: string | null;
+  /** Its file reservations. */
+  reservations: Reservation[];
 }
 
 async function teammateStatus(ctx: Ctx, team: string, m: Member, d: Required<TeammateDeps>): Promise<TeammateStatus> {
@@ -266,7 +269,7 @@ async function teammateStatus(ctx: Ctx, team: string, m: Member, d: Required<Tea
     state = "dead"; running = false; detail = "its pane is gone";
   }
   const current = (await listTasks(ctx, team)).find((t) => t.owner === m.name && (t.status === "in_progress" || t.status === "planning"));
-  return { name: m.name, running, state, paneAlive, processAlive, detail, host: rt?.host ?? null, unread: await unreadCount(ctx, team, m.name), currentTask: current?.id ?? rt?.currentTask ?? null, pane: m.pane ?? null, error: rt?.error ?? null };
+  return { name: m.name, running, state, paneAlive, processAlive, detail, host: rt?.host ?? null, unread: await unreadCount(ctx, team, m.name), currentTask: current?.id ?? rt?.currentTask ?? null, pane: m.pane ?? null, error: rt?.error ?? null, reservations: (await listReservations(ctx, team)).filter((r) => r.holder === m.name) };
 }
 
 /** Whether a teammate runs, its state, unread count and current task. */

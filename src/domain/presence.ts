@@ -12,6 +12,7 @@ import os from "node:os";
 import type { Ctx } from "../context.js";
 import { timeMs, type Runtime, type Task } from "../schemas.js";
 import { FINISHED, releaseTasksOf } from "./tasks.js";
+import { sweepCoordination } from "./sweep.js";
 
 /** A heartbeat older than this means the owner is dead (the lease; CLANKER_TEAMS_LEASE_MS overrides, within 40 s by default). */
 export const HEARTBEAT_DEAD_MS = 30_000;
@@ -130,11 +131,13 @@ export async function livenessOf(ctx: Ctx, rt: Runtime | undefined): Promise<Liv
 
 /**
  * The lease sweep: owners of unfinished tasks whose presence says dead get
- * their tasks put back to pending (their session fenced off them). Owners with
+ * their tasks put back to pending (their session fenced off them); with it,
+ * the coordination sweep (sweep.ts). Owners with
  * no presence at all (a human at the CLI, an agent without the extension) are
  * left alone.
  */
 export async function recoverAbandoned(ctx: Ctx, team: string): Promise<{ owner: string; reason: string; tasks: Task[] }[]> {
+  await sweepCoordination(ctx, team); // dead holders' reservations, votes past their deadline
   const owners = new Set((await ctx.store.listTasks(team)).filter((t) => t.owner && !FINISHED.has(t.status)).map((t) => t.owner!));
   const out: { owner: string; reason: string; tasks: Task[] }[] = [];
   if (!owners.size) return out;

@@ -17,6 +17,7 @@ import type { Edit, Edited, TaskTx } from "../store/types.js";
 import { LEAD_NAME, validateTaskId } from "../names.js";
 import { appendEvent, ev } from "./events.js";
 import { sendMessage, systemMessage } from "./messages.js";
+import { afterWorkChanged } from "./milestones.js";
 import { isLead, readTeam, requireMember } from "./teams.js";
 
 export const MAX_SUBJECT_CHARS = 200;
@@ -370,6 +371,7 @@ export async function updateTask(ctx: Ctx, team: string, idRaw: unknown, input: 
   }
   const result: UpdateResult = { task, changed, unblocked: [] };
   if (changed.includes("status") && task.status === "completed") await afterCompleted(ctx, team, cfg.hookTimeoutMs, result);
+  if (changed.includes("status")) await afterWorkChanged(ctx, team); // a checkpoint may be safe now (or no longer)
   return result;
 }
 
@@ -543,6 +545,7 @@ export async function releaseTask(ctx: Ctx, team: string, idRaw: unknown, reason
     touch(ctx, t);
     return { value: prev, write: true, events: [ev(ctx, "task.released", { id, owner: prev, reason: why })] };
   });
+  await afterWorkChanged(ctx, team);
   if (actor !== LEAD_NAME) await notify(ctx, team, LEAD_NAME, `Task #${id} released by ${actor}`, `${actor} released task #${id} "${task.subject}"; it is pending again.${why ? ` Reason: ${why}` : ""}`, "task_released");
   return task;
 }
@@ -574,6 +577,7 @@ export async function releaseTasksOf(ctx: Ctx, team: string, owner: string, reas
   if (released.length) {
     const list = released.map((t) => `#${t.id} "${t.subject}"`).join(", ");
     await systemMessage(ctx, team, LEAD_NAME, `${released.length} task(s) of ${owner} back to pending`, `Tasks ${list} of ${owner} are pending again (owner cleared): ${reason}.`, "tasks_recovered").catch(() => undefined);
+    await afterWorkChanged(ctx, team);
   }
   return released;
 }

@@ -2,7 +2,7 @@
  * The pi / clanker extension: registers the team tools, tells a teammate who
  * it is on every turn, delivers inbox messages into the conversation the
  * moment they arrive (the store's change notification + 30 s poll), keeps its presence fresh,
- * enforces plan mode, reports failed model calls (presence state "error",
+ * enforces plan mode and file reservations (reservation-gate.ts), reports failed model calls (presence state "error",
  * one message to the lead), and (in the lead) sweeps dead teammates' tasks.
  *
  * Host imports are type-only, so one file serves pi 0.55 (clanker's base),
@@ -29,6 +29,8 @@ import { callTool, toolsFor } from "../tools/table.js";
 import { LEAD_NAME } from "../names.js";
 import type { Message } from "../schemas.js";
 import { classifyModelError, hintFor, oneLine, type ModelFailure } from "./model-errors.js";
+import { reservationGate } from "./reservation-gate.js";
+import { autoReserveOn, listReservations } from "../domain/reservations.js";
 
 export const POLL_MS = 30_000;
 /** A teammate greets the lead when its first model call answers or fails; after this long without either, it greets anyway. */
@@ -493,7 +495,14 @@ export default function clankerTeams(pi: ExtensionAPI): void {
       if (me?.planModeRequired !== undefined) planMode = me.planModeRequired || planMode;
       if (me?.model) model = me.model;
     } catch { /* team gone */ }
-    return render("teammate.md", { name: actor, team: myTeam!, lead: LEAD_NAME, teammates, model, planMode: planMode ? render("plan-mode.md", {}) : "" });
+    let reservations = "none";
+    let autoReserve = "";
+    try {
+      const list = await listReservations(ctxFor(), myTeam!);
+      if (list.length) reservations = list.map((r) => `${r.path} (${r.holder === actor ? "yours" : r.holder}, ${r.exclusive ? "exclusive" : "shared"})`).join(", ");
+      if (autoReserveOn(await readTeam(ctxFor(), myTeam!))) autoReserve = "This team reserves a file for you on your first edit or write of it.";
+    } catch { /* team gone */ }
+    return render("teammate.md", { name: actor, team: myTeam!, lead: LEAD_NAME, teammates, model, planMode: planMode ? render("plan-mode.md", {}) : "", reservations, autoReserve });
   }
 
   pi.on("tool_call", async (event) => {
@@ -520,5 +529,18 @@ export default function clankerTeams(pi: ExtensionAPI): void {
       : t.planStatus === "approved" ? `your plan for task #${t.id} is approved but the task is ${t.status}: once its blockers are done (you get a message), set it in_progress with task_update`
       : `submit your plan for task #${t.id} with task_submit_plan first, then wait for ${LEAD_NAME}'s approval`;
     return { block: true, reason: `Plan mode: ${event.toolName} is blocked: ${why}.` };
+  });
+
+  // File reservations, for lead and teammates: edit/write of a file another member holds exclusively is refused.
+  pi.on("tool_call", async (event, ectx) => {
+    if (event.toolName !== "edit" && event.toolName !== "write") return undefined;
+    const input = (event as { input?: { path?: unknown; file_path?: unknown } }).input;
+    const file = typeof input?.path === "string" ? input.path : typeof input?.file_path === "string" ? input.file_path : undefined;
+    if (!file) return undefined;
+    for (const team of role === "teammate" ? [myTeam!] : [...teams]) {
+      const reason = await reservationGate(ctxFor(), team, actor, event.toolName, file, ectx?.cwd ?? cwd);
+      if (reason) return { block: true, reason };
+    }
+    return undefined;
   });
 }

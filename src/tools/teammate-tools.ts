@@ -26,12 +26,13 @@ export const teammateTools = [
   }),
   defineTool({
     name: "check_teammate", label: "Check teammate", roles: ["lead", "teammate"],
-    description: "Is a teammate running? Its state (starting/idle/busy/error/stalled/dead), unread count, current task.",
+    description: "Is a teammate running? Its state (starting/idle/busy/error/stalled/dead), unread count, current task, reservations.",
     params: z.object({ team_name, agent_name }),
     example: { team_name: "checkout-rewrite", agent_name: "backend-dev" },
     async run(ctx, a) {
       const s = await checkTeammate(ctx, a.team_name, a.agent_name);
-      return { text: `${s.name}: ${s.running ? "running" : "not running"}, ${s.state} (${s.detail}); ${s.unread} unread${s.currentTask ? `; task #${s.currentTask}` : ""}.`, details: { ...s } };
+      const held = s.reservations.length ? `; reserves ${s.reservations.map((r) => `${r.path}${r.exclusive ? "" : " (shared)"}`).join(", ")}` : "";
+      return { text: `${s.name}: ${s.running ? "running" : "not running"}, ${s.state} (${s.detail}); ${s.unread} unread${s.currentTask ? `; task #${s.currentTask}` : ""}${held}.`, details: { ...s } };
     },
   }),
   defineTool({

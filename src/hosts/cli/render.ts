@@ -1,6 +1,7 @@
 /** What the CLI prints for people: colours, tables, the status board, event lines. Agent text only through text/safe.ts. */
 import type { Ctx } from "../../context.js";
 import { livenessOf } from "../../domain/presence.js";
+import { listReservations } from "../../domain/reservations.js";
 import { listTasks } from "../../domain/tasks.js";
 import { readTeam } from "../../domain/teams.js";
 import { TASK_STATUSES, type TeamEvent } from "../../schemas.js";
@@ -41,7 +42,7 @@ export async function statusData(ctx: Ctx, team: string) {
     };
   }));
   const byStatus = Object.fromEntries(TASK_STATUSES.filter((s) => s !== "deleted").map((s) => [s, tasks.filter((t) => t.status === s)]));
-  return { team: cfg.name, description: cfg.description ?? null, members, tasks: byStatus };
+  return { team: cfg.name, description: cfg.description ?? null, members, tasks: byStatus, reservations: await listReservations(ctx, team) };
 }
 
 export type StatusData = Awaited<ReturnType<typeof statusData>>;
@@ -68,6 +69,12 @@ export function renderStatus(d: StatusData): string {
   const counts = Object.entries(d.tasks).map(([s, l]) => `${s} ${l.length}`).join(", ");
   out.push("", c.bold("Tasks") + c.dim(` (${counts})`));
   if (rows.length) out.push(table([[c.dim("ID"), c.dim("STATUS"), c.dim("OWNER"), c.dim("SUBJECT")], ...rows]));
+  if (d.reservations.length) {
+    out.push("", c.bold("Reservations") + c.dim(` (${d.reservations.length})`), table([
+      [c.dim("PATH"), c.dim("HOLDER"), c.dim("MODE"), c.dim("SINCE"), c.dim("REASON")],
+      ...d.reservations.map((r) => [cell(r.path, MAX.subject), cell(r.holder, MAX.name), r.exclusive ? "exclusive" : "shared", cell(r.since.slice(11, 19)) + (r.expiresAt ? c.dim(` until ${cell(r.expiresAt.slice(11, 19))}`) : ""), r.reason ? cell(r.reason, MAX.text) : "-"]),
+    ]));
+  }
   return out.join("\n");
 }
 
@@ -85,6 +92,11 @@ export function formatEvent(e: TeamEvent): string {
       case "task.updated": return `task #${v(d.id)} ${list(d.changed)} → ${v(d.status)}${d.owner ? ` (${v(d.owner)})` : ""}`;
       case "task.claimed": return `task #${v(d.id)} claimed by ${v(d.owner)}`;
       case "task.recovered": return `tasks ${list(d.ids, "#")} back to pending: ${v(d.reason, MAX.text)}`;
+      case "reservation.added": return `${v(d.holder)} reserved ${list(d.paths)}${d.exclusive === false ? " (shared)" : ""}`;
+      case "reservation.released": return `${v(d.holder)} released ${list(d.paths)}`;
+      case "reservation.recovered": return `reservations of ${v(d.holder)} released: ${v(d.reason, MAX.text)}`;
+      case "milestone.safe": return `checkpoint ${v(d.checkpoint)} of ${v(d.milestone)} is safe to finalize`;
+      case "vote.closed": return `vote ${v(d.id)} closed: ${d.winner === null ? "no decision" : v(d.winner)}`;
       default: return cut(visible(jsonForTerminal(d)), MAX.json);
     }
   })();

@@ -8,6 +8,7 @@ import { jsonForTerminal, visible, visibleBlock } from "../../../text/safe.js";
 import { readStdin } from "../args.js";
 import type { Command } from "../command.js";
 import { c, formatEvent, renderStatus, statusData } from "../render.js";
+import { personalStatus } from "./coord.js";
 
 export const call: Command = {
   name: "call",
@@ -52,14 +53,19 @@ Lists every tool with its description and parameters; --json prints the JSON sch
 
 export const status: Command = {
   name: "status",
-  synopsis: "status [team] [--json]                 members, tasks by status, unread counts",
+  synopsis: "status [team] [--as NAME] [--json]     members, tasks by status, unread counts, reservations",
   help: `Usage: clanker-teams status [team] [--json]
+       clanker-teams status [team] --as NAME [--json]
 
 Shows each team's members (state from their heartbeats, host when they run on
 several, a failing model's error), tasks by status (with their unfinished
-blockers) and unread counts. Long text is cut with "…"; --json prints everything whole.`,
+blockers), unread counts and file reservations. Long text is cut with "…";
+--json prints everything whole. With --as NAME: what team_status tells NAME
+(its tasks, tasks ready to claim, unread mail, reservations, open votes,
+milestones), for the team given or the only one NAME is in.`,
   bools: ["json"], maxArgs: 1, argsHint: "at most one team name",
   async run({ args, flags }, ctx) {
+    if (typeof flags.as === "string") return personalStatus(args[0], flags, ctx);
     const x = ctx();
     const teams = args[0] ? [args[0]] : await listTeams(x);
     const data = [];

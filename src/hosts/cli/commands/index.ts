@@ -1,9 +1,10 @@
 /** Every CLI command, in the order the main help lists them. Add a command: a module here, one line below. */
 import type { Command } from "../command.js";
 import { call, demo, status, toolsCmd, watch } from "./core.js";
+import { frontier, inbox, release, reserve, send, vote } from "./coord.js";
 import { db } from "./db.js";
 import { join } from "./join.js";
 
-export const commands: Command[] = [call, toolsCmd, status, watch, demo];
+export const commands: Command[] = [call, toolsCmd, status, watch, send, inbox, reserve, release, frontier, vote, demo];
 commands.push(db);
 commands.push(join);
