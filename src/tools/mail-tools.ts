@@ -59,7 +59,7 @@ export function mailText(msgs: Message[]): string {
 export const mailTools = [
   defineTool({
     name: "wait_for_mail", label: "Wait for mail", roles: ["lead", "teammate"], hosts: ["mcp", "cli"],
-    description: "Block until you have mail (or timeout_s passes) and return it, marked read. Call it when idle instead of ending your turn.",
+    description: "Wait up to timeout_s for mail; returns it, marked read. Call it when idle.",
     params: z.object({
       team_name: z.string().describe("Team name"),
       timeout_s: z.number().int().min(0).max(MAX_WAIT_S).optional().describe(`Default ${DEFAULT_WAIT_S}; 0 = no wait`),

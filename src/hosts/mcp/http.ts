@@ -61,6 +61,10 @@ export async function serveHttp(port: number, token: string, makeServer: () => S
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
       if (url.pathname !== "/mcp") return reply(res, 404, "not found: the MCP endpoint is /mcp");
       if (!authorized(req, token)) return reply(res, 401, "missing or wrong bearer token (Authorization: Bearer <token>)", { "www-authenticate": "Bearer" });
+      // DNS rebinding: a page that resolves its own name to 127.0.0.1 sends its own Host (and Origin).
+      const hosts = [`127.0.0.1:${bound}`, `localhost:${bound}`];
+      const origin = req.headers.origin;
+      if (!hosts.includes(req.headers.host ?? "") || (origin !== undefined && !hosts.some((h) => origin === `http://${h}`))) return reply(res, 403, "forbidden Host or Origin: connect to 127.0.0.1");
       const sid = req.headers["mcp-session-id"];
       let transport = typeof sid === "string" ? sessions.get(sid) : undefined;
       const body = req.method === "POST" ? await readBody(req) : undefined;
@@ -70,8 +74,6 @@ export async function serveHttp(port: number, token: string, makeServer: () => S
         const t = new StreamableHTTPServerTransport({
           sessionIdGenerator: () => randomUUID(),
           onsessioninitialized: (id) => { sessions.set(id, t); },
-          enableDnsRebindingProtection: true,
-          allowedHosts: [`127.0.0.1:${bound}`, `localhost:${bound}`],
         });
         t.onclose = () => { if (t.sessionId) sessions.delete(t.sessionId); };
         await makeServer().connect(t);
