@@ -2,5 +2,7 @@
 import type { Command } from "../command.js";
 import { call, demo, status, toolsCmd, watch } from "./core.js";
 import { mcp } from "./mcp.js";
+import { hook } from "./hook.js";
+import { init } from "./init.js";
 
-export const commands: Command[] = [call, toolsCmd, status, watch, demo, mcp];
+export const commands: Command[] = [call, toolsCmd, status, watch, demo, mcp, hook, init];
