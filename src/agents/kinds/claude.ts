@@ -10,7 +10,8 @@ import { SERVER, type AgentKind, type McpLaunch } from "./types.js";
 
 const EFFORT: Record<string, string | undefined> = { minimal: "low", low: "low", medium: "medium", high: "high" };
 
-const server = (m: McpLaunch) => ({ type: "stdio", command: m.command, args: m.args, env: m.env });
+// alwaysLoad: Claude Code connects the server before the first model call, so the first turn has our tools.
+const server = (m: McpLaunch) => ({ type: "stdio", command: m.command, args: m.args, env: m.env, alwaysLoad: true });
 
 export const claude: AgentKind = {
   name: "claude", bin: "claude", pkg: "@anthropic-ai/claude-code",

@@ -20,6 +20,9 @@ export function codexMcpOverrides(m: McpLaunch): string[] {
     `${k}.env=${tomlTable(m.env)}`,
     `${k}.default_tools_approval_mode="approve"`,
     `${k}.startup_timeout_sec=30`,
+    // Required, and ready once its tool list is in: the first model call has our tools (else a slow start loses them).
+    `${k}.required=true`,
+    `${k}.startup_readiness="catalog"`,
     `${k}.tool_timeout_sec=${TOOL_TIMEOUT_S}`,
   ].flatMap((o) => ["-c", o]);
 }
