@@ -25,7 +25,8 @@ export const claude: AgentKind = {
     const effort = i.thinking ? EFFORT[i.thinking] : undefined;
     if (effort) argv.push("--effort", effort);
     // "--": the variadic options above must not swallow the prompt.
-    return { argv: [...argv, "--", i.prompt], env: {} };
+    // The interactive TUI sends its first prompt before non-blocking MCP connections finish: make them block.
+    return { argv: [...argv, "--", i.prompt], env: { MCP_CONNECTION_NONBLOCKING: "0" } };
   },
   registration(m) {
     return {

@@ -165,13 +165,22 @@ export class AgentSession {
     if (!this.shutdownWanted || this.inflight > 0 || this.stopped) return;
     void (async () => {
       await this.stop();
-      if (this.opts.stopHost && this.opts.pid !== process.pid) {
-        try { process.kill(this.opts.pid, "SIGTERM"); } catch { /* already gone */ }
-      }
+      if (this.opts.stopHost && this.opts.pid !== process.pid) await endHost(this.opts.pid);
       this.opts.onExit();
     })();
   }
 }
+
+/** SIGTERM, and SIGKILL when the host is still there after HOST_GRACE_MS (a host busy in a hook may not get to exit). */
+async function endHost(pid: number): Promise<void> {
+  const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  try { process.kill(pid, "SIGTERM"); } catch { return; }
+  const end = Date.now() + HOST_GRACE_MS;
+  while (alive() && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  if (alive()) { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } }
+}
+
+const HOST_GRACE_MS = 5_000;
 
 function heartbeatMs(env: NodeJS.ProcessEnv): number {
   const v = Number(env.CLANKER_TEAMS_HEARTBEAT_MS);

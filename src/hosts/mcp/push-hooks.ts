@@ -30,7 +30,9 @@ async function takeMail(ctx: Ctx, team: string): Promise<Message[]> {
 
 /** Sets the agent's presence state if it has one (the MCP server keeps the rest of it). */
 async function setState(ctx: Ctx, team: string, state: "idle" | "busy"): Promise<void> {
-  if (await ctx.store.getPresence(team, ctx.actor).catch(() => undefined)) await ctx.store.putPresence(team, ctx.actor, { state }).catch(() => undefined);
+  const p = await ctx.store.getPresence(team, ctx.actor).catch(() => undefined);
+  // A stopping agent's presence belongs to its MCP server: "stopped" must not turn back into idle.
+  if (p && p.state !== "stopped" && !p.shutdownRequested) await ctx.store.putPresence(team, ctx.actor, { state }).catch(() => undefined);
 }
 
 /** Runs one hook event for one host; never fails the host's turn for our own errors. */

@@ -15,22 +15,39 @@ export function anthropicServer(model: ScriptedModel): Promise<ModelServer> {
     const msgs: Array<{ role: string; content: string | Block[] }> = body.messages ?? [];
     const toolNames = new Map<string, string>();
     const turns: Array<{ role: "user" | "toolResult"; text: string; tool?: string }> = [];
+    let sinceAssistant = false; // a user message already seen since the last assistant message
     for (const m of msgs) {
       const blocks: Block[] = typeof m.content === "string" ? [{ type: "text", text: m.content }] : m.content;
-      if (m.role === "assistant") { for (const b of blocks) if (b.type === "tool_use") toolNames.set(b.id!, plainName(b.name!)); continue; }
+      if (m.role === "assistant") { for (const b of blocks) if (b.type === "tool_use") toolNames.set(b.id!, plainName(b.name!)); sinceAssistant = false; continue; }
       const results = blocks.filter((b) => b.type === "tool_result");
       for (const r of results) turns.push({ role: "toolResult", text: textOf(r.content), tool: toolNames.get(r.tool_use_id!) });
       const text = blocks.filter((b) => b.type === "text").map((b) => b.text ?? "").join("\n");
-      if (!text.trim()) continue;
-      // Claude Code sends its reminders as extra text blocks and messages: one user turn holds them all.
+      // Claude Code adds reminders and MCP instructions as extra text blocks and messages: they join the
+      // turn they follow (a prompt, or a tool result), so rules still see that turn as the newest.
       const prev = turns.at(-1);
-      if (prev?.role === "user" && !results.length) prev.text += "\n" + text;
-      else if (!results.length) turns.push({ role: "user", text });
-      else if (prev?.role === "toolResult") prev.text += "\n" + text; // hook feedback rides with a tool result
+      if (text.trim()) {
+        if ((results.length || sinceAssistant) && prev) prev.text += "\n" + text;
+        else turns.push({ role: "user", text });
+      }
+      sinceAssistant = true;
     }
     const system = typeof body.system === "string" ? body.system : (body.system ?? []).map((b: Block) => b.text ?? "").join("\n");
     const agentTurn = offered.some((n) => n.startsWith("mcp__"));
-    const answer = agentTurn ? await model.next(makeView({ system, turns }), offered.map(plainName)) : (model.aux.push(`messages:${textOf(msgs.at(-1)?.content).slice(0, 60)}`), { text: "ok", calls: [] });
+    if (!agentTurn && offered.includes("WaitForMcpServers")) {
+      // The TUI's first turn can start before its MCP servers are connected: do what a model does then (not a script step).
+      model.aux.push("WaitForMcpServers");
+      sseHead(res);
+      const id = `msg_${++ids}`;
+      sse(res, { type: "message_start", message: { id, type: "message", role: "assistant", model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 1, output_tokens: 1 } } }, "message_start");
+      sse(res, { type: "content_block_start", index: 0, content_block: { type: "tool_use", id: `toolu_wait_${ids}`, name: "WaitForMcpServers", input: {} } }, "content_block_start");
+      sse(res, { type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: "{}" } }, "content_block_delta");
+      sse(res, { type: "content_block_stop", index: 0 }, "content_block_stop");
+      sse(res, { type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { output_tokens: 1 } }, "message_delta");
+      sse(res, { type: "message_stop" }, "message_stop");
+      res.end();
+      return;
+    }
+    const answer = agentTurn ? await model.next(makeView({ system, turns }), offered.map(plainName)) : (model.aux.push(`messages:${textOf(msgs.at(-1)?.content).slice(0, 60)} tools:${offered.join(",")}`), { text: "ok", calls: [] });
     if (answer.error) { res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ type: "error", error: { type: "api_error", message: answer.error } })); return; }
     sseHead(res);
     const id = `msg_${++ids}`;
