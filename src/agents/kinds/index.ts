@@ -88,6 +88,6 @@ export function launchKind(ctx: Ctx, kindName: McpHostKind, s: KindSpawn): KindL
   const serverEnv = Object.fromEntries(Object.entries(s.env).filter(([k]) => /^(CLANKER_|PI_)/.test(k) || k === "PATH" || k === "HOME"));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `clanker-teams-${kindName}-`));
   const hook = (event: "stop" | "prompt") => [process.execPath, cliPath(), "hook", kindName === "gemini" ? "gemini" : "claude", event, "--team", s.team, "--as", s.name];
-  const l = kind.launch({ ...s, mcp: mcpLaunchFor(s.team, s.name, serverEnv), hook, dir, cmd });
+  const l = kind.launch({ ...s, mcp: mcpLaunchFor(s.team, s.name, serverEnv), hook, dir, cmd, userHome: ctx.env.HOME?.trim() || os.homedir() });
   return { ...l, dir };
 }

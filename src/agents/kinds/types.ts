@@ -26,6 +26,8 @@ export interface KindInput {
   dir: string;
   /** The CLI's command (argv prefix), found on PATH or overridden. */
   cmd: string[];
+  /** The user's home (read only: some CLIs' private config starts from the user's own). */
+  userHome: string;
 }
 
 export interface KindLaunch { argv: string[]; env: Record<string, string> }

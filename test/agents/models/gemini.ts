@@ -24,7 +24,10 @@ export function geminiServer(model: ScriptedModel): Promise<ModelServer> {
     for (const c of (body.contents ?? []) as Array<{ role: string; parts: Part[] }>) {
       if (c.role !== "user") continue;
       const fr = c.parts.filter((p) => p.functionResponse);
-      for (const p of fr) turns.push({ role: "toolResult", text: JSON.stringify(p.functionResponse!.response ?? {}), tool: plainName(p.functionResponse!.name) });
+      for (const p of fr) {
+        const r = (p.functionResponse!.response ?? {}) as { output?: unknown };
+        turns.push({ role: "toolResult", text: typeof r.output === "string" ? r.output : JSON.stringify(r), tool: plainName(p.functionResponse!.name) });
+      }
       const text = c.parts.filter((p) => p.text !== undefined).map((p) => p.text).join("\n");
       if (text.trim() && !fr.length) turns.push({ role: "user", text });
     }
