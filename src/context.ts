@@ -45,6 +45,8 @@ export interface Ctx {
    * off that task. Absent for one-shot callers (the CLI): never fenced.
    */
   session?: string;
+  /** Aborted when the caller gives up on this call (an MCP client's cancel): long waits stop and take nothing. */
+  signal?: AbortSignal;
 }
 
 export interface CtxOptions {

@@ -25,6 +25,10 @@ import { listReservations, type Reservation } from "../domain/reservations.js";
 import { addMember, deleteTeam, findMember, isLead, memberNames, readTeam, removeMember, updateTeam } from "../domain/teams.js";
 import { adapterFor, detect, detectKind, terminate, type PaneRef, type TerminalAdapter } from "./terminals/index.js";
 import { isPidAlive } from "./terminals/process.js";
+import { kindOf, launchKind } from "./kinds/index.js";
+
+/** What an MCP-hosted teammate is told after its assignment (it has no extension to tell it each turn). */
+const MCP_PROMPT_TAIL = (team: string) => `Your team tools are the clanker-teams MCP tools (team_name "${team}"). When you have nothing left to do, call wait_for_mail instead of stopping.`;
 
 /** How long an orderly shutdown may take before the teammate is killed. */
 export const SHUTDOWN_GRACE_MS = 20_000;
@@ -144,6 +148,8 @@ export function initialPrompt(team: string, name: string, prompt: string): strin
 
 export interface SpawnInput {
   name: string; prompt: string; cwd: string; model?: string; thinking?: string; plan_mode_required?: boolean;
+  /** The agent CLI (kinds/): pi (default) or claude, codex, gemini, opencode over MCP. */
+  agent?: string;
 }
 
 export interface SpawnResult { member: Member; pane: PaneRef; argv: string[]; attach: string; replaced: boolean }
@@ -180,13 +186,21 @@ export async function spawnTeammate(ctx: Ctx, team: string, input: SpawnInput, d
   }
   const planMode = input.plan_mode_required === true;
 
-  const cmd = agentCommand(ctx, cfg);
-  requireRunnable(ctx, cfg, cmd);
-  const argv = [...cmd];
-  if (model) argv.push("--model", model);
-  if (thinking) argv.push("--thinking", thinking);
-  argv.push("-e", extensionPath(), initialPrompt(team, name, input.prompt));
-  const env = teammateEnv(ctx, team, name, { ...(planMode ? { CLANKER_PLAN_MODE_REQUIRED: "1" } : {}), ...(model ? { CLANKER_AGENT_MODEL: model } : {}) });
+  const kind = kindOf(input.agent ?? "pi");
+  let env = teammateEnv(ctx, team, name, { ...(planMode ? { CLANKER_PLAN_MODE_REQUIRED: "1" } : {}), ...(model ? { CLANKER_AGENT_MODEL: model } : {}) });
+  let argv: string[];
+  if (kind === "pi") {
+    const cmd = agentCommand(ctx, cfg);
+    requireRunnable(ctx, cfg, cmd);
+    argv = [...cmd];
+    if (model) argv.push("--model", model);
+    if (thinking) argv.push("--thinking", thinking);
+    argv.push("-e", extensionPath(), initialPrompt(team, name, input.prompt));
+  } else {
+    const l = launchKind(ctx, kind, { team, name, cwd, model, thinking, env, prompt: `${initialPrompt(team, name, input.prompt)}\n\n${MCP_PROMPT_TAIL(team)}` });
+    argv = l.argv;
+    env = { ...env, ...l.env };
+  }
   let adapter: TerminalAdapter;
   try {
     adapter = d.adapter(ctx, team);
@@ -196,7 +210,7 @@ export async function spawnTeammate(ctx: Ctx, team: string, input: SpawnInput, d
 
   // One spawn of a name at a time: two racing to replace the same dead teammate must not both win.
   const { member, pane, replaced } = await ctx.store.withLock(team, `spawn:${name.toLowerCase()}`, () => spawnLocked(ctx, team, name, { argv, cwd, env, model, thinking, planMode, prompt: input.prompt }, adapter, d));
-  await appendEvent(ctx, team, "teammate.spawned", { name, pane: pane.paneId, kind: pane.kind, pid: pane.pid, model, thinking, planModeRequired: planMode, cwd, replaced });
+  await appendEvent(ctx, team, "teammate.spawned", { name, pane: pane.paneId, kind: pane.kind, pid: pane.pid, agent: kind, model, thinking, planModeRequired: planMode, cwd, replaced });
   return { member: { ...member, pane: pane as Member["pane"] }, pane, argv, attach: adapter.attachHint(pane), replaced };
 }
 

@@ -15,7 +15,7 @@ interface Prop { type?: string; enum?: string[]; description?: string; items?: {
 const ORDER = [
   "team_create", "read_config", "spawn_teammate", "check_teammate", "task_create", "task_list", "task_get",
   "file_reserve", "file_release", "milestone", "vote", "team_status", "task_claim", "task_release",
-  "task_update", "task_submit_plan", "task_evaluate_plan", "send_message", "broadcast_message", "read_inbox", "force_kill_teammate",
+  "task_update", "task_submit_plan", "task_evaluate_plan", "send_message", "broadcast_message", "read_inbox", "wait_for_mail", "force_kill_teammate",
   "process_shutdown_approved", "team_delete",
 ];
 
@@ -35,7 +35,7 @@ export function renderReference(): string {
     "",
     "<!-- Generated from src/tools/*.ts by `npm run docs`; do not edit by hand. -->",
     "",
-    "Every tool is available inside pi / clanker (per role) and from the shell as",
+    "Every tool is available inside pi / clanker and over MCP (per role; see docs/hosts.md) and from the shell as",
     "`clanker-teams call <tool> '<json>' [--as NAME]`. Each returns a short text for",
     "the model and a `details` object (the CLI prints both as JSON). The examples",
     "form one session: run in order on a fresh data dir, each works as written.",
@@ -48,7 +48,8 @@ export function renderReference(): string {
   ];
   for (const t of list) {
     const s = jsonSchema(t) as { properties?: Record<string, Prop>; required?: string[] };
-    out.push(`## ${t.name}`, "", t.description, "", `Available to: ${t.roles.join(", ")}.`, "");
+    const where = t.hosts ? ` Offered by: ${t.hosts.map((h) => ({ pi: "the pi extension", mcp: "the MCP server", cli: "the CLI" })[h]).join(", ")} (docs/hosts.md).` : "";
+    out.push(`## ${t.name}`, "", t.description, "", `Available to: ${t.roles.join(", ")}.${where}`, "");
     out.push("| parameter | type | required | notes |", "| --- | --- | --- | --- |");
     for (const [k, p] of Object.entries(s.properties ?? {})) {
       const type = p.enum ? p.enum.map((e) => `\`${e}\``).join(" \\| ") : p.type === "array" ? `${p.items?.type ?? "any"}[]` : p.type ?? "any";

@@ -4,6 +4,8 @@ import type { Ctx } from "../context.js";
 import { TeamsError } from "../errors.js";
 
 export type Role = "lead" | "teammate";
+/** Where a tool is offered: the pi/clanker extension, the MCP server, the CLI's `call`. */
+export type Host = "pi" | "mcp" | "cli";
 
 export interface ToolResult {
   /** Short text for the model. */
@@ -20,6 +22,8 @@ export interface ToolDef<S extends z.ZodObject = z.ZodObject> {
   params: S;
   /** Who gets the tool inside the agent. */
   roles: Role[];
+  /** Hosts that offer it (default: all). pi pushes mail, so e.g. wait_for_mail is not offered there. */
+  hosts?: Host[];
   /** An example call: shown in error messages and docs/reference.md. The reference's examples run in order as one session (test/docs.test.ts). */
   example: z.input<S>;
   /** Further example calls for docs/reference.md, run after `example`. */

@@ -4,9 +4,10 @@ import { TeamsError } from "../errors.js";
 import { coreTools } from "./core-tools.js";
 import { teammateTools } from "./teammate-tools.js";
 import { coordinationTools } from "./coordination-tools.js";
-import { parseArgs, type Role, type ToolDef, type ToolResult } from "./define.js";
+import { mailTools } from "./mail-tools.js";
+import { parseArgs, type Host, type Role, type ToolDef, type ToolResult } from "./define.js";
 
-export const tools: ToolDef[] = [...coreTools, ...teammateTools, ...coordinationTools] as unknown as ToolDef[];
+export const tools: ToolDef[] = [...coreTools, ...teammateTools, ...coordinationTools, ...mailTools] as unknown as ToolDef[];
 
 /** Finds a tool by name, or fails listing the names. */
 export function getTool(name: string): ToolDef {
@@ -15,9 +16,9 @@ export function getTool(name: string): ToolDef {
   return t;
 }
 
-/** Tools available to a role inside the agent. */
-export function toolsFor(role: Role): ToolDef[] {
-  return tools.filter((t) => t.roles.includes(role));
+/** Tools a host offers to a role inside the agent (default host: the pi extension). */
+export function toolsFor(role: Role, host: Host = "pi"): ToolDef[] {
+  return tools.filter((t) => t.roles.includes(role) && (!t.hosts || t.hosts.includes(host)));
 }
 
 /** Validates and runs one tool call. */

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { THINKING_LEVELS } from "../schemas.js";
 import { checkTeammate, forceKillTeammate, shutdownTeammate, spawnTeammate } from "../agents/teammates.js";
 import { defineTool } from "./define.js";
+import { AGENT_KINDS } from "../agents/kinds/types.js";
 
 const team_name = z.string().describe("Team name");
 const agent_name = z.string().describe("Teammate name");
@@ -15,6 +16,7 @@ export const teammateTools = [
       team_name, name: z.string().describe("Unique name, e.g. \"backend-dev\""), prompt: z.string().describe("Its assignment (first message)"), cwd: z.string().describe("Working directory"),
       model: z.string().optional().describe("provider/model; default: the team's"), thinking: z.enum(THINKING_LEVELS).optional().describe("Thinking level"),
       plan_mode_required: z.boolean().optional().describe("Must get a plan approved before edit/write/bash"),
+      agent: z.enum(AGENT_KINDS).optional().describe("Agent CLI; default pi"),
     }),
     example: { team_name: "checkout-rewrite", name: "backend-dev", prompt: "Claim and do the API tasks; report to team-lead.", cwd: "." },
     moreExamples: [{ team_name: "checkout-rewrite", name: "frontend-dev", prompt: "Build the cart page.", cwd: ".", model: "anthropic/claude-sonnet-4", thinking: "low", plan_mode_required: true }],

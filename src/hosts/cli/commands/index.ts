@@ -4,7 +4,8 @@ import { call, demo, status, toolsCmd, watch } from "./core.js";
 import { frontier, inbox, release, reserve, send, vote } from "./coord.js";
 import { db } from "./db.js";
 import { join } from "./join.js";
+import { mcp } from "./mcp.js";
+import { hook } from "./hook.js";
+import { init } from "./init.js";
 
-export const commands: Command[] = [call, toolsCmd, status, watch, send, inbox, reserve, release, frontier, vote, demo];
-commands.push(db);
-commands.push(join);
+export const commands: Command[] = [call, toolsCmd, status, watch, send, inbox, reserve, release, frontier, vote, demo, mcp, hook, init, db, join];
