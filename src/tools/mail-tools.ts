@@ -3,7 +3,9 @@
  * conversation (MCP clients). It blocks until the caller's inbox has unread
  * mail (woken by the store's change notification, not a poll loop in the
  * model), takes it (marked read, each message to exactly one call) and
- * returns it. Not offered inside pi: the extension pushes mail there.
+ * returns it. Offered on every host (the same surface everywhere: the MCP
+ * one costs no more than pi's); inside pi the extension also pushes mail, and
+ * each message still reaches the agent exactly once.
  */
 import { z } from "zod";
 import type { Ctx } from "../context.js";
@@ -58,7 +60,7 @@ export function mailText(msgs: Message[]): string {
 
 export const mailTools = [
   defineTool({
-    name: "wait_for_mail", label: "Wait for mail", roles: ["lead", "teammate"], hosts: ["mcp", "cli"],
+    name: "wait_for_mail", label: "Wait for mail", roles: ["lead", "teammate"],
     description: "Wait up to timeout_s for mail; returns it, marked read. Call it when idle.",
     params: z.object({
       team_name: z.string().describe("Team name"),
