@@ -498,6 +498,8 @@ export async function claimTask(ctx: Ctx, team: string, idRaw?: unknown): Promis
     const r = await editWithRows(me, team, wanted, (t, rows) => {
       if (t.owner === actor && (t.status === "in_progress" || t.status === "planning") && !fenceOf(me, t)) return { value: "already", write: false };
       if (t.owner && t.owner !== actor) throw new TeamsError("CONFLICT", `task ${wanted} is already claimed by ${t.owner}; task_claim without task_id takes the next free task.`, { owner: t.owner });
+      // A fenced session may take back a task given to its name, never one another session of that name holds now.
+      if (t.owner === actor && fenceOf(me, t) && t.claimSession && t.claimSession !== me.session) throw new TeamsError("CONFLICT", `task ${wanted} is already claimed by ${t.owner} in another session (your claim on it was taken away); task_claim without task_id takes the next free task.`, { owner: t.owner });
       if (t.status !== "pending" && !(t.owner === actor && fenceOf(me, t))) throw new TeamsError("CONFLICT", `task ${wanted} is ${t.status}, not pending; only pending tasks can be claimed.`);
       const open = openBlockers(t, rows);
       if (open.length) throw blockedError(t, open, "claimed");
