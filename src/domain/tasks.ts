@@ -379,6 +379,8 @@ async function afterCompleted(ctx: Ctx, team: string, cfgTimeout: number | undef
   if (ctx.runHook) {
     const envTimeout = Number(ctx.env.CLANKER_HOOK_TIMEOUT_MS);
     const timeoutMs = envTimeout > 0 ? envTimeout : cfgTimeout ?? 5 * 60_000;
+    // The hook runs "after the task is saved": it may read the documented files (they follow the log within ~100 ms otherwise).
+    await ctx.store.flush().catch(() => undefined);
     // The hook (and any clanker-teams CLI it calls) must reach this context's store, whatever the env says.
     const hook = await ctx.runHook({ team, task, agent: ctx.actor, cwd: ctx.cwd, timeoutMs, env: { ...ctx.env, ...ctx.store.childEnv() } });
     if (hook.outcome !== "missing") {
