@@ -92,7 +92,7 @@ describe("presence files", () => {
     await writePresence(w.as("dev"), "t", "dev", { state: "error", error: "429 rate limit" });
     expect(await readPresence(w.as(), "t", "dev")).toMatchObject({ state: "error", error: "429 rate limit" });
     await writePresence(w.as("dev"), "t", "dev", { state: "idle", error: undefined });
-    const back = await readPresence(w.as(), "t", "dev")!;
+    const back = (await readPresence(w.as(), "t", "dev"))!;
     expect(back.state).toBe("idle");
     expect("error" in back).toBe(false);
   });
