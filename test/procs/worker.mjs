@@ -112,12 +112,16 @@ switch (mode) {
         say(`task ${t.id} ${t.subject}`);
       }
       if (i % 3 === 1) {
-        const list = await tasks.listTasks(ctx, team);
+        const list = (await tasks.listTasks(ctx, team)).filter((s) => !s.owner || s.owner === as);
         if (list.length) {
           const pick = list[i % list.length];
           const st = i % 2 ? "in_progress" : "pending";
-          const r = await tasks.updateTask(ctx, team, pick.id, { active_form: `${tag}.${i}`, status: st });
-          say(`upd ${r.task.id} ${tag}.${i}`);
+          try {
+            const r = await tasks.updateTask(ctx, team, pick.id, { active_form: `${tag}.${i}`, status: st });
+            say(`upd ${r.task.id} ${tag}.${i}`);
+          } catch (e) {
+            if (e.code !== "FORBIDDEN") throw e; // the other writer claimed it since the list
+          }
         }
       }
       if (i % 3 === 2) {
