@@ -2,12 +2,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import path from "node:path";
 import { addMember, createTeam, deleteTeam, listTeams, readTeam, removeMember, memberNames } from "../src/domain/teams.js";
-import { createTask, getTask } from "../src/domain/tasks.js";
+import { createTask, getTask, listTasks } from "../src/domain/tasks.js";
+import { readPresence, writePresence } from "../src/domain/presence.js";
 import { makeCtx } from "../src/context.js";
 import { JsonStore } from "../src/store/json/index.js";
 import { readInbox, sendMessage } from "../src/domain/messages.js";
 import { TeamsError } from "../src/errors.js";
-import { cleanupTemp, teamWith, tempDir, walk, world } from "./helpers/fixtures.js";
+import { cleanupTemp, cli, teamWith, tempDir, walk, world } from "./helpers/fixtures.js";
 
 afterAll(cleanupTemp);
 
@@ -109,6 +110,33 @@ describe("teams", () => {
     expect((await readInbox(w.as("dev"), "t")).messages).toHaveLength(0);
     await sendMessage(w.as(), "t", { recipient: "dev", content: "again", summary: "s" });
     expect((await readInbox(w.as("dev"), "t")).messages.map((m) => m.content)).toEqual(["again"]);
+  });
+
+  it("a team deleted and made again by another process: this process's heartbeats, named locks and edits go on working", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    const store = new JsonStore({ dataDir: w.dir });
+    await writePresence(w.as("dev"), "t", "dev", { state: "idle" });
+    expect(await store.withLock("t", "spawn:dev", async () => 1)).toBe(1);
+    await createTask(w.as(), "t", { subject: "old", description: "" });
+    for (const args of [["call", "team_delete", '{"team_name":"t"}'], ["call", "team_create", '{"team_name":"t"}'], ["call", "task_create", '{"team_name":"t","subject":"new","description":""}']]) {
+      expect((await cli(args, { dir: w.dir })).exitCode).toBe(0);
+    }
+    await writePresence(w.as("team-lead"), "t", "team-lead", { state: "idle" });
+    expect((await readPresence(w.as(), "t", "team-lead"))?.state).toBe("idle");
+    expect(await store.withLock("t", "spawn:dev", async () => 2)).toBe(2);
+    await addMember(w.as(), "t", { name: "dev", role: "teammate" });
+    expect((await createTask(w.as(), "t", { subject: "newer", description: "" })).id).toBe("2");
+    expect((await listTasks(w.as(), "t")).map((t) => t.subject)).toEqual(["new", "newer"]);
+  });
+
+  it("a hand edit of config.json (in place, by an editor) is seen at once", async () => {
+    const w = world();
+    await teamWith(w, "t");
+    expect((await readTeam(w.as(), "t")).description).toBe("test team");
+    const file = w.layout.teamConfig("t");
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace('"test team"', '"edit team"'));
+    expect((await readTeam(w.as(), "t")).description).toBe("edit team");
   });
 
   it("a corrupt config is reported with its path and moved aside", async () => {
