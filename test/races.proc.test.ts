@@ -88,6 +88,38 @@ describe("16 real processes at once", () => {
   }, 120_000);
 });
 
+describe("dependency edits racing with task edits", () => {
+  it("2 processes editing dependency edges and 2 editing the tasks: no field lost, edges symmetric, never a cycle", async () => {
+    const w = world();
+    await teamWith(w, "t", ["a", "b"]);
+    for (let i = 1; i <= 8; i++) await createTask(w.as(), "t", { subject: `task ${i}`, description: "" });
+    // The lead may edit owned tasks.
+    const workers = await race(w.dir, [["touch", "t", "a", "1,2,3,4", "60"], ["touch", "t", "b", "5,6,7,8", "60"], ["edges", "t", "team-lead", "8", "40"], ["edges", "t", "team-lead", "8", "40"]]);
+    expect(acks(workers.slice(2), "e").length).toBeGreaterThan(10);
+    const last = new Map<string, string>();
+    for (const l of acks(workers.slice(0, 2), "u")) { const [id, v] = l.split(" "); last.set(id, v); }
+    const all = new Map((await Promise.all(Array.from({ length: 8 }, (_, i) => getTask(w.as(), "t", String(i + 1))))).map((t) => [t.id, t]));
+    for (const [id, v] of last) expect(all.get(id)!.activeForm, `#${id}`).toBe(v);
+    const rows = new Map((await listTasks(w.as(), "t")).map((r) => [r.id, r]));
+    for (const t of all.values()) {
+      expect(rows.get(t.id)).toMatchObject({ blockedBy: t.blockedBy, blocks: t.blocks });
+      expect(rows.get(t.id)!.owner).toBe(t.owner);
+      for (const b of t.blockedBy) expect(all.get(b)!.blocks, `#${b} blocks #${t.id}`).toContain(t.id);
+      for (const d of t.blocks) expect(all.get(d)!.blockedBy, `#${d} blocked by #${t.id}`).toContain(t.id);
+      // Acyclic: walking blockedBy from a task never comes back to it.
+      const seen = new Set<string>();
+      const stack = [...t.blockedBy];
+      while (stack.length) {
+        const cur = stack.pop()!;
+        expect(cur, `cycle through #${t.id}`).not.toBe(t.id);
+        if (seen.has(cur)) continue;
+        seen.add(cur);
+        stack.push(...all.get(cur)!.blockedBy);
+      }
+    }
+  }, 120_000);
+});
+
 describe("leases with real processes", () => {
   it("a teammate process holding a claim is SIGKILLed: its task is pending again at the next sweep, the lead is told, the event logged", async () => {
     const w = world();

@@ -49,6 +49,8 @@ describe("task_create / task_get / task_list", () => {
     expect((await err(getTask(w.as(), "t", "5"))).message).toMatch(/^task_id: task "5" does not exist/);
     expect((await err(listTasks(w.as(), "t", { status: "nope" }))).message).toMatch(/^status: /);
     expect(await listTasks(w.as(), "t")).toEqual([]);
+    // A refused create uses up no id.
+    expect((await createTask(w.as(), "t", { subject: "first", description: "" })).id).toBe("1");
   });
 
   it("filters by status and owner (owner \"\" = unowned)", async () => {

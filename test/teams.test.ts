@@ -160,5 +160,7 @@ describe("teams", () => {
     const entries = walk(w.dir);
     expect(entries.filter((e) => !e.dir).length).toBeGreaterThan(5);
     for (const e of entries) expect([e.path, e.mode.toString(8)]).toEqual([e.path, e.dir ? "700" : "600"]);
+    // Every write was atomic and finished: no temp file and no lock left behind.
+    expect(entries.filter((e) => /\.(tmp|lock)$/.test(e.path)).map((e) => e.path)).toEqual([]);
   });
 });

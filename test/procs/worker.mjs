@@ -12,7 +12,9 @@
  *   worker.mjs claim-all <team> <as>                 task_claim until none is left; "claimed <id> <epoch>" each, then "none"
  *   worker.mjs lease     <team> <as>                 presence (own pid, a session) + task_claim, heartbeats every 300 ms;
  *                                                    then per stdin line "update <id> <status>": "ok <status>" or "refused <code> <message>"
- *   worker.mjs chaos     <team> <as> <to> <tag>      sends, creates, updates, reads forever
+ *   worker.mjs touch     <team> <as> <ids> <n>       n updates of active_form (every other one also owner) on the comma-separated ids; "u <id> <value>"
+ *   worker.mjs edges     <team> <as> <max> <n>       n dependency edits (add or remove) among tasks 1..max; "e <id> <blocker>" for each that applied
+ *   worker.mjs chaos     <team> <as> <to> <tag>      sends, creates, updates, claims, reads forever
  *   worker.mjs create-and-hang <team> <as>          one create ("ack <id>"), then blocks its event loop (no timer runs) until killed
  *   worker.mjs hold-config <team>                   an edit of the team config that never ends ("holding"): holds its lock until killed
  *
@@ -99,6 +101,34 @@ switch (mode) {
       }
     }
     process.exit(0);
+  }
+  case "touch": {
+    const [team, as, ids, n] = args;
+    const ctx = ctxAs(as);
+    const list = ids.split(",");
+    for (let i = 0; i < Number(n); i++) {
+      const id = list[Math.floor(Math.random() * list.length)];
+      const input = i % 2 ? { active_form: `${as}.${i}` } : { active_form: `${as}.${i}`, owner: i % 4 ? as : "" };
+      await tasks.updateTask(ctx, team, id, input);
+      say(`u ${id} ${as}.${i}`);
+    }
+    break;
+  }
+  case "edges": {
+    const [team, as, max, n] = args;
+    const ctx = ctxAs(as);
+    const pick = () => String(1 + Math.floor(Math.random() * Number(max)));
+    for (let i = 0; i < Number(n); i++) {
+      const a = pick();
+      const b = pick();
+      try {
+        await tasks.updateTask(ctx, team, a, i % 3 ? { add_blocked_by: [b] } : { remove_blocked_by: [b] });
+        say(`e ${a} ${b}`);
+      } catch (e) {
+        if (!["CONFLICT", "INVALID_INPUT"].includes(e.code)) throw e; // a cycle, or a task blocking itself
+      }
+    }
+    break;
   }
   case "chaos": {
     const [team, as, to, tag] = args;
