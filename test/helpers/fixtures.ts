@@ -22,8 +22,14 @@ export function tempDir(prefix = "clanker-test-"): string {
   return d;
 }
 
+/** Data dirs of world()s: their pending file writes are done before the dirs go (no warnings from timers firing after). */
+const worldDirs = new Set<string>();
+
 /** Removes every temp dir made so far (call in afterAll/afterEach). */
 export function cleanupTemp(): void {
+  // flush() runs synchronously up to its end (it awaits nothing); a failure is the test's business, not ours.
+  for (const d of worldDirs) void new JsonStore({ dataDir: d }).flush().catch(() => undefined);
+  worldDirs.clear();
   for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 }
 
@@ -44,6 +50,7 @@ export interface World {
 /** A fresh data dir with an injectable clock. No hooks run unless a test passes runHook. */
 export function world(): World {
   const dir = tempDir("clanker-data-");
+  worldDirs.add(dir);
   const clock = { now: Date.UTC(2026, 0, 1, 12, 0, 0), advance(ms: number) { this.now += ms; } };
   const env = { ...process.env, CLANKER_TEAMS_DIR: dir, CLANKER_AGENT_NAME: "" };
   return {
