@@ -8,8 +8,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { CLI, cleanupTemp, cli, until, world, type World } from "./helpers/fixtures.js";
 import { callTool } from "../src/tools/table.js";
-import { addMember, createTeam } from "../src/teams.js";
-import { appendEvent, readEvents } from "../src/events.js";
+import { addMember, createTeam } from "../src/domain/teams.js";
+import { appendEvent, readEvents } from "../src/domain/events.js";
 import { renderBoard } from "../src/demo/run.js";
 import { cell, cut, displayWidth, jsonForTerminal, visible, visibleBlock } from "../src/text/safe.js";
 
@@ -147,7 +147,7 @@ describe("watch", () => {
     const child = execa(process.execPath, [CLI, "watch", "t", "--from", "0"], { env: { ...w.env, NO_COLOR: "1" }, reject: false });
     let out = "";
     child.stdout!.on("data", (b) => (out += b));
-    const n = readEvents(w.as(), "t").length;
+    const n = (await readEvents(w.as(), "t")).length;
     await until(() => out.split("\n").length > n, 10_000);
     child.kill("SIGTERM");
     await child;
@@ -172,7 +172,7 @@ describe("watch", () => {
     const child = execa(process.execPath, [CLI, "watch", "t", "--json", "--from", "0"], { env: w.env, reject: false });
     let out = "";
     child.stdout!.on("data", (b) => (out += b));
-    const n = readEvents(w.as(), "t").length;
+    const n = (await readEvents(w.as(), "t")).length;
     await until(() => out.split("\n").length > n, 10_000);
     child.kill("SIGTERM");
     await child;
@@ -190,7 +190,7 @@ describe("demo board", () => {
     await addMember(lead, "demo", { name: "dev", role: "teammate", model: MODEL });
     await callTool(lead, "task_create", { team_name: "demo", subject: SUBJECT, description: "" });
     await callTool(lead, "send_message", { team_name: "demo", recipient: "dev", content: "c", summary: SUMMARY });
-    const board = renderBoard(lead, readEvents(lead, "demo"), new Set(), Date.now());
+    const board = await renderBoard(lead, await readEvents(lead, "demo"), new Set(), Date.now());
     expect(board).not.toMatch(RAW);
     expect(board.split("\n")).toContain(`#1    pending  -      ${SUBJECT_SHOWN}`);
     expect(board).toContain(`team-lead → dev: ${SUMMARY_SHOWN}`);

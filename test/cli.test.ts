@@ -2,8 +2,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { CLI, cleanupTemp, cli, teamWith, tempDir, until, world } from "./helpers/fixtures.js";
 import { callTool } from "../src/tools/table.js";
-import { readInbox } from "../src/messages.js";
-import { getTask } from "../src/tasks.js";
+import { readInbox } from "../src/domain/messages.js";
+import { getTask } from "../src/domain/tasks.js";
+import { writePresence } from "../src/domain/presence.js";
 
 afterAll(cleanupTemp);
 
@@ -65,7 +66,7 @@ describe("clanker-teams call", () => {
     const r = await cli(["call", "task_update", '{"team_name":"t","task_id":"1","status":"completed"}', "--as", "dev"], { dir: w.dir, cwd: repo });
     expect(r.exitCode).toBe(0);
     expect(JSON.parse(r.stdout).details).toMatchObject({ vetoed: true });
-    expect(getTask(w.as(), "t", "1")).toMatchObject({ status: "in_progress", hookFeedback: expect.stringContaining("nope") });
+    expect(await getTask(w.as(), "t", "1")).toMatchObject({ status: "in_progress", hookFeedback: expect.stringContaining("nope") });
   });
 });
 
@@ -132,7 +133,7 @@ describe("status: blockers", () => {
     await callTool(lead, "task_create", { team_name: "demo", subject: "B", description: "", blocked_by: ["1"] });
     await callTool(lead, "task_create", { team_name: "demo", subject: "C", description: "", blocked_by: ["1", "2"] });
     await callTool(lead, "task_update", { team_name: "demo", task_id: "1", status: "completed" });
-    const board = renderBoard(lead, [], new Set(), Date.now()).split("\n");
+    const board = (await renderBoard(lead, [], new Set(), Date.now())).split("\n");
     expect(board).toContain("#2    pending    -      B");
     expect(board).toContain("#3    pending    -      C (blocked by #2)");
   });
@@ -145,11 +146,11 @@ describe("flags, commands, --version", () => {
     const cases: [string[], RegExp][] = [
       [["stauts"], /unknown command "stauts"; did you mean "status"\?/],
       [["wacth", "t"], /unknown command "wacth"; did you mean "watch"\?/],
-      [["zzzzzz"], /unknown command "zzzzzz"; commands: call, tools, status, watch, demo, help/],
+      [["zzzzzz"], /unknown command "zzzzzz"; commands: call, tools, status, watch, demo\b.* \(clanker-teams --help\)$/m],
       [["status", "--jsn"], /unknown option --jsn for status; did you mean --json\?/],
       [["watch", "t", "--form", "3"], /unknown option --form for watch; did you mean --from\?/],
       [["call", "task_list", '{"team_name":"t"}', "--ass", "dev"], /unknown option --ass for call; did you mean --as\?/],
-      [["tools", "--as", "dev"], /unknown option --as for tools; it takes --json/],
+      [["tools", "--from", "3"], /unknown option --from for tools; it takes --json, --as, --db/],
       [["status", "--json=yes"], /--json takes no value/],
       [["status", "-j"], /unknown option "-j"/],
       [["status", "t", "extra"], /status takes at most one team name; got 2: "t" "extra"/],
@@ -233,5 +234,45 @@ describe("--help", () => {
       const h = await cli([cmd, "--help"], { dir: w.dir });
       for (const o of opts) expect([cmd, h.stdout.includes(o)]).toEqual([cmd, true]);
     }
+  });
+});
+
+describe("which host an agent runs on", () => {
+  /** dev's and qa's extensions report from their own hosts (CLANKER_TEAMS_HOST names a host). */
+  async function twoHosts(w: ReturnType<typeof world>, hosts: [string, string]): Promise<void> {
+    await teamWith(w, "t", ["dev", "qa"]);
+    // The real clock: the CLI judges heartbeats by it.
+    await writePresence(w.as("dev", { now: Date.now, env: { ...w.env, CLANKER_TEAMS_HOST: hosts[0] } }), "t", "dev", { state: "idle", pid: 424242 });
+    await writePresence(w.as("qa", { now: Date.now, env: { ...w.env, CLANKER_TEAMS_HOST: hosts[1] } }), "t", "qa", { state: "busy", pid: 424243 });
+  }
+
+  it("check_teammate names the host of an agent on another host, and always gives it in details", async () => {
+    const w = world();
+    await twoHosts(w, ["laptop-7", "ci-runner"]);
+    const lead = w.as("team-lead", { now: Date.now, env: { ...w.env, CLANKER_TEAMS_HOST: "cloud-box" } });
+    const dev = await callTool(lead, "check_teammate", { team_name: "t", agent_name: "dev" });
+    expect(dev.details).toMatchObject({ running: true, state: "idle", host: "laptop-7", processAlive: null });
+    expect(dev.text).toMatch(/^dev: running, idle \(heartbeat on laptop-7 \d+ s ago\); 0 unread\.$/);
+    // On the lead's own host the pid is checked too; the host is still in details.
+    const local = w.as("team-lead", { now: Date.now, env: { ...w.env, CLANKER_TEAMS_HOST: "ci-runner" } });
+    await writePresence(w.as("qa", { now: Date.now, env: { ...w.env, CLANKER_TEAMS_HOST: "ci-runner" } }), "t", "qa", { pid: process.pid });
+    expect((await callTool(local, "check_teammate", { team_name: "t", agent_name: "qa" })).details).toMatchObject({ running: true, host: "ci-runner", processAlive: true });
+  });
+
+  it("status shows a HOST column when members run on more than one host (and host in --json)", async () => {
+    const w = world();
+    await twoHosts(w, ["laptop-7", "ci-runner"]);
+    const env = { CLANKER_TEAMS_HOST: "cloud-box" };
+    const [text, json] = await Promise.all([cli(["status", "t"], { dir: w.dir, env }), cli(["status", "t", "--json"], { dir: w.dir, env })]);
+    expect(text.exitCode).toBe(0);
+    expect(text.stdout).toMatch(/MEMBER\s+ROLE\s+STATE\s+UNREAD\s+TASK\s+MODEL\s+HOST/);
+    expect(text.stdout).toMatch(/^dev\s+teammate\s+idle\s+0\s+-\s+-\s+laptop-7$/m);
+    expect(text.stdout).toMatch(/^qa\s+teammate\s+busy\s+0\s+-\s+-\s+ci-runner$/m);
+    expect(JSON.parse(json.stdout).members.map((m: { name: string; host: string | null }) => [m.name, m.host])).toEqual([["team-lead", null], ["dev", "laptop-7"], ["qa", "ci-runner"]]);
+    // One host: no column.
+    const one = world();
+    await twoHosts(one, ["same-box", "same-box"]);
+    const single = await cli(["status", "t"], { dir: one.dir, env: { CLANKER_TEAMS_HOST: "same-box" } });
+    expect(single.stdout).not.toMatch(/HOST/);
   });
 });

@@ -6,7 +6,7 @@ import { execa } from "execa";
 import { ROOT, cleanupTemp, teamWith, tempDir, world } from "./helpers/fixtures.js";
 import { runCompletionHook } from "../src/agents/hooks.js";
 import { callTool } from "../src/tools/table.js";
-import { getTask } from "../src/tasks.js";
+import { getTask } from "../src/domain/tasks.js";
 
 afterAll(cleanupTemp);
 
@@ -63,7 +63,7 @@ describe("hooks/ examples", () => {
     await callTool(w.as(), "task_create", { team_name: "t", subject: "Totals", description: "", owner: "dev" });
     const r = await callTool(w.as("dev", { cwd: repo, runHook: runCompletionHook }), "task_update", { team_name: "t", task_id: "1", status: "completed" });
     expect(r.details.vetoed).toBe(true);
-    expect(getTask(w.as(), "t", "1")).toMatchObject({ status: "in_progress", hookFeedback: expect.stringContaining("2 tests failed") });
+    expect(await getTask(w.as(), "t", "1")).toMatchObject({ status: "in_progress", hookFeedback: expect.stringContaining("2 tests failed") });
   });
 
   it("run-tests.sh whose tests leave a server running: the veto comes back at once and the server is killed and reported", async () => {

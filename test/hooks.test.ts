@@ -3,9 +3,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { runCompletionHook, runRepoHook, OUTPUT_TAIL_CHARS } from "../src/agents/hooks.js";
-import { createTask, getTask, listTasks } from "../src/tasks.js";
+import { createTask, getTask, listTasks } from "../src/domain/tasks.js";
 import { callTool } from "../src/tools/table.js";
-import { readEvents } from "../src/events.js";
+import { readEvents } from "../src/domain/events.js";
 import { teammateEnv } from "../src/agents/teammates.js";
 import { CLI, ROOT, alive, cleanupTemp, teamWith, tempDir, until, world, type World } from "./helpers/fixtures.js";
 
@@ -65,8 +65,17 @@ echo "all good from the hook"`);
     expect(JSON.parse(out("saved.json")).status).toBe("completed");
     expect(JSON.parse(out("create.json"))).toMatchObject({ ok: true, details: { task: { id: "2" } } });
     expect(JSON.parse(out("list.json")).details.tasks.map((t: { id: string }) => t.id)).toEqual(["1", "2"]);
-    expect(getTask(w.as(), "t", "1").status).toBe("completed");
-    expect(readEvents(w.as(), "t").find((e) => e.kind === "hook.ran")?.data).toMatchObject({ taskId: "1", outcome: "ok" });
+    expect((await getTask(w.as(), "t", "1")).status).toBe("completed");
+    expect((await readEvents(w.as(), "t")).find((e) => e.kind === "hook.ran")?.data).toMatchObject({ taskId: "1", outcome: "ok" });
+  });
+
+  it("a hook that reads the documented task file first thing finds it saved (completed)", async () => {
+    for (let i = 0; i < 3; i++) {
+      const repo = repoWithHook(`cat "$CLANKER_TEAMS_DIR/tasks/$CLANKER_TEAM/task_$CLANKER_TASK_ID.json" > "$PWD/saved.json"`);
+      const { dev } = await setup(repo);
+      expect((await complete(dev)).details.hook).toMatchObject({ outcome: "ok" });
+      expect(JSON.parse(fs.readFileSync(path.join(repo, "saved.json"), "utf8"))).toMatchObject({ id: "1", subject: "Ship it", status: "completed", owner: "dev" });
+    }
   });
 
   it("exit 2 vetoes: the task goes back to in_progress with the hook's output as feedback", async () => {
@@ -76,17 +85,17 @@ echo "all good from the hook"`);
     expect(r.details.vetoed).toBe(true);
     expect(r.text).toMatch(/VETOED/);
     expect(r.text).toContain("removes an item");
-    const t = getTask(w.as(), "t", "1");
+    const t = await getTask(w.as(), "t", "1");
     expect(t.status).toBe("in_progress");
     expect(t.completedAt).toBeUndefined();
     expect(t.hookFeedback).toContain("FAIL test/cart.test.ts > removes an item");
     expect(t.hookFeedback).toContain("1 failed");
-    expect(listTasks(w.as(), "t")[0].status).toBe("in_progress");
+    expect((await listTasks(w.as(), "t"))[0].status).toBe("in_progress");
     // Completing again (hook passing now) clears the feedback.
     fs.writeFileSync(path.join(repo, ".clanker/team-hooks/task_completed.sh"), "#!/bin/sh\nexit 0\n");
     await complete(dev);
-    expect(getTask(w.as(), "t", "1").hookFeedback).toBeUndefined();
-    expect(getTask(w.as(), "t", "1").status).toBe("completed");
+    expect((await getTask(w.as(), "t", "1")).hookFeedback).toBeUndefined();
+    expect((await getTask(w.as(), "t", "1")).status).toBe("completed");
   });
 
   it("another non-zero exit is reported but does not veto", async () => {
@@ -94,14 +103,14 @@ echo "all good from the hook"`);
     const r = await complete(dev);
     expect(r.details.hook).toMatchObject({ outcome: "failed", exitCode: 1 });
     expect(r.text).toMatch(/hook failed \(exit 1\)/);
-    expect(getTask(w.as(), "t", "1").status).toBe("completed");
+    expect((await getTask(w.as(), "t", "1")).status).toBe("completed");
   });
 
   it("a missing hook is fine and silent", async () => {
     const { w, dev } = await setup(tempDir());
     const r = await complete(dev);
     expect(r.details.hook).toBeUndefined();
-    expect(getTask(w.as(), "t", "1").status).toBe("completed");
+    expect((await getTask(w.as(), "t", "1")).status).toBe("completed");
   });
 
   it("a hook that is not executable is reported, never silent", async () => {
@@ -110,7 +119,7 @@ echo "all good from the hook"`);
     expect(r.details.hook).toMatchObject({ outcome: "not_executable" });
     expect(r.text).toMatch(/not executable/);
     expect(r.text).toContain("chmod +x");
-    expect(getTask(w.as(), "t", "1").status).toBe("completed");
+    expect((await getTask(w.as(), "t", "1")).status).toBe("completed");
   });
 
   it("a hook that times out is killed, with the child it started, and reported", async () => {
@@ -126,7 +135,7 @@ echo "all good from the hook"`);
       const pid = Number(fs.readFileSync(path.join(repo, f), "utf8"));
       await until(() => !alive(pid), 4000);
     }
-    expect(getTask(w.as(), "t", "1").status).toBe("completed");
+    expect((await getTask(w.as(), "t", "1")).status).toBe("completed");
   });
 
   it("returns only the tail of long output", async () => {
@@ -190,7 +199,7 @@ describe("task_completed hook: processes that outlive it", () => {
     expect(Date.now() - t0).toBeLessThan(2500);
     const hook = r.details.hook as { outcome: string; exitCode: number; leftovers: string[]; outputTail: string };
     expect(hook).toMatchObject({ outcome: "veto", exitCode: 2 });
-    expect(getTask(w.as(), "t", "1").status).toBe("in_progress");
+    expect((await getTask(w.as(), "t", "1")).status).toBe("in_progress");
     const child = pidIn(repo, "child.pid");
     expect(hook.leftovers.some((l) => l.startsWith(`pid ${child} `))).toBe(true);
     expect(hook.outputTail).toContain("hook says no");
@@ -209,7 +218,7 @@ describe("task_completed hook: processes that outlive it", () => {
   it("nothing the hook spawned keeps a Node process alive after the call returns", async () => {
     const repo = repoWithHook(`setsid sleep 30 & sleep 30 & (sleep 30 >/dev/null 2>&1 &) ; echo bye; exit 2`);
     // A plain Node script that awaits the runner and then has nothing left to do: it must exit by itself.
-    const script = `import { runCompletionHook } from ${JSON.stringify(path.join(ROOT, "dist", "src", "hooks.js"))};
+    const script = `import { runCompletionHook } from ${JSON.stringify(path.join(ROOT, "dist", "src", "agents", "hooks.js"))};
 const r = await runCompletionHook({ team: "t", task: { id: "1" }, agent: "dev", cwd: ${JSON.stringify(repo)}, timeoutMs: 20000, env: process.env });
 console.log(JSON.stringify(r));`;
     const t0 = Date.now();
@@ -230,7 +239,7 @@ describe("task_completed hook: big output", () => {
     expect(hook.outputTail.length).toBeLessThanOrEqual(OUTPUT_TAIL_CHARS + 1);
     expect(hook.outputTail.endsWith("THE-END")).toBe(true);
     expect(hook.outputTail).toContain("1 test FAILED");
-    expect(getTask(w.as(), "t", "1")).toMatchObject({ status: "in_progress", hookFeedback: expect.stringContaining("THE-END") });
+    expect(await getTask(w.as(), "t", "1")).toMatchObject({ status: "in_progress", hookFeedback: expect.stringContaining("THE-END") });
   });
 });
 
@@ -252,7 +261,7 @@ while :; do sleep 1; done`);
     const child = pidIn(repo, "child.pid");
     expect(hook.leftovers.some((l) => l.startsWith(`pid ${child} `))).toBe(true);
     for (const pid of [child, pidIn(repo, "hook.pid")]) await until(() => !running(pid), 1000);
-    expect(getTask(w.as(), "t", "1").status).toBe("completed");
+    expect((await getTask(w.as(), "t", "1")).status).toBe("completed");
   });
 });
 
@@ -274,8 +283,8 @@ describe("task_completed hook: a hook file that cannot run is reported, never si
     expect(hook.outputTail).toMatch(why);
     expect(r.text).toMatch(/completion hook is broken and did not run/);
     expect(r.text).toMatch(why);
-    expect(getTask(w.as(), "t", "1").status).toBe("completed");
-    expect(readEvents(w.as(), "t").find((e) => e.kind === "hook.ran")?.data).toMatchObject({ taskId: "1", outcome: "broken" });
+    expect((await getTask(w.as(), "t", "1")).status).toBe("completed");
+    expect((await readEvents(w.as(), "t")).find((e) => e.kind === "hook.ran")?.data).toMatchObject({ taskId: "1", outcome: "broken" });
   });
 });
 
@@ -285,7 +294,7 @@ describe("task_completed hook: killed by a signal", () => {
     const r = await complete(dev);
     expect(r.details.hook).toMatchObject({ outcome: "failed", signal: "SIGSEGV", exitCode: 139 });
     expect((r.details.hook as { outputTail: string }).outputTail).toMatch(/crashing\n\[hook was killed by SIGSEGV\]/);
-    expect(getTask(w.as(), "t", "1").status).toBe("completed");
+    expect((await getTask(w.as(), "t", "1")).status).toBe("completed");
   });
 });
 

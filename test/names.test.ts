@@ -1,13 +1,13 @@
 /** Names that look like other names: NFC, invisible characters, confusable members, names that are Object.prototype keys. */
 import { afterAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
-import { validateName } from "../src/store/paths.js";
-import { skeleton } from "../src/store/confusables.js";
-import { addMember, readTeam } from "../src/teams.js";
-import { readInbox, sendMessage } from "../src/messages.js";
+import { validateName } from "../src/names.js";
+import { skeleton } from "../src/confusables.js";
+import { addMember, readTeam } from "../src/domain/teams.js";
+import { readInbox, sendMessage } from "../src/domain/messages.js";
 import { callTool } from "../src/tools/table.js";
 import { TeamsError } from "../src/errors.js";
-import { cleanupTemp, teamWith, world } from "./helpers/fixtures.js";
+import { cleanupTemp, cli, teamWith, world } from "./helpers/fixtures.js";
 
 afterAll(cleanupTemp);
 
@@ -85,14 +85,14 @@ describe("members that look like another member or the lead", () => {
     const e = await err(addMember(w.as(), "t", { name, role: "teammate" }));
     expect(e.code).toBe("INVALID_INPUT");
     expect(e.message).toMatch(msg);
-    expect(readTeam(w.as(), "t").members.map((m) => m.name)).toEqual(["team-lead", "api", NFC]);
+    expect((await readTeam(w.as(), "t")).members.map((m) => m.name)).toEqual(["team-lead", "api", NFC]);
   });
 
   it("distinct names are still accepted, stored in NFC", async () => {
     const w = world();
     await teamWith(w, "t", ["api"]);
     for (const n of ["apis", "jose", NFD, "lead", "team-leader"]) await addMember(w.as(), "t", { name: n, role: "teammate" });
-    expect(readTeam(w.as(), "t").members.map((m) => m.name)).toEqual(["team-lead", "api", "apis", "jose", NFC, "lead", "team-leader"]);
+    expect((await readTeam(w.as(), "t")).members.map((m) => m.name)).toEqual(["team-lead", "api", "apis", "jose", NFC, "lead", "team-leader"]);
   });
 
   it("a look-alike recipient, owner or caller is refused naming the member it looks like; another NFC spelling reaches the member", async () => {
@@ -110,7 +110,7 @@ describe("members that look like another member or the lead", () => {
 });
 
 describe("member names that are Object.prototype keys", () => {
-  it("__proto__, constructor and hasOwnProperty keep messages/<team>/index.json whole", async () => {
+  it("__proto__, constructor, hasOwnProperty and toString are plain members: mail, files and another process agree", async () => {
     const w = world();
     const names = ["__proto__", "constructor", "hasOwnProperty", "toString", "dev"];
     await teamWith(w, "t", names);
@@ -118,16 +118,18 @@ describe("member names that are Object.prototype keys", () => {
       await sendMessage(w.as(), "t", { recipient: n, content: `hi ${n}`, summary: "s" });
       await sendMessage(w.as(), "t", { recipient: n, content: `again ${n}`, summary: "s" });
       expect((await readInbox(w.as(n), "t")).messages.map((m) => m.content)).toEqual([`hi ${n}`, `again ${n}`]);
-    }
-    const idx = JSON.parse(fs.readFileSync(w.as().paths.messageIndex("t"), "utf8")) as { agents: Record<string, { read: number; archived: number }> };
-    expect(Object.keys(idx.agents).sort()).toEqual([...names].sort());
-    for (const n of names) expect(Object.getOwnPropertyDescriptor(idx.agents, n)?.value).toMatchObject({ read: 2, archived: 0 });
-    // A second read round goes through the stored index again.
-    for (const n of names) {
       await sendMessage(w.as(), "t", { recipient: n, content: "third", summary: "s" });
-      await readInbox(w.as(n), "t");
     }
-    const again = JSON.parse(fs.readFileSync(w.as().paths.messageIndex("t"), "utf8")) as typeof idx;
-    for (const n of names) expect(Object.getOwnPropertyDescriptor(again.agents, n)?.value).toMatchObject({ read: 3, archived: 0 });
+    await w.flush();
+    for (const n of names) {
+      const file = JSON.parse(fs.readFileSync(w.layout.inbox("t", n), "utf8")) as { messages: { content: string; read: boolean }[] };
+      expect(file.messages.map((m) => [m.content, m.read])).toEqual([[`hi ${n}`, true], [`again ${n}`, true], ["third", false]]);
+    }
+    // Another process replays the log from scratch: the same inboxes.
+    for (const n of ["__proto__", "constructor"]) {
+      const r = await cli(["call", "read_inbox", '{"team_name":"t"}', "--as", n], { dir: w.dir });
+      expect(JSON.parse(r.stdout).details.messages.map((m: { content: string }) => m.content)).toEqual(["third"]);
+    }
+    expect((await readInbox(w.as("toString"), "t")).messages.map((m) => m.content)).toEqual(["third"]);
   });
 });

@@ -1,14 +1,17 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
 import os from "node:os";
-import { HEARTBEAT_DEAD_MS, liveness, pidAlive, readPresence, recoverAbandoned, writePresence, removePresence } from "../src/presence.js";
-import { claimTask, createTask, getTask, listTasks, updateTask } from "../src/tasks.js";
-import { readInbox } from "../src/messages.js";
-import { readEvents } from "../src/events.js";
+import { HEARTBEAT_DEAD_MS, liveness, pidAlive, readPresence, recoverAbandoned, writePresence, removePresence } from "../src/domain/presence.js";
+import { claimTask, createTask, getTask, listTasks, updateTask } from "../src/domain/tasks.js";
+import { readInbox } from "../src/domain/messages.js";
+import { readEvents } from "../src/domain/events.js";
 import { callTool } from "../src/tools/table.js";
+import type { Runtime } from "../src/schemas.js";
 import { cleanupTemp, teamWith, world, type World } from "./helpers/fixtures.js";
 
 afterAll(cleanupTemp);
+
+const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A pid that certainly does not exist any more. */
 function deadPid(): number {
@@ -23,7 +26,11 @@ async function claimed(w: World, owner: string, n = 1): Promise<void> {
 
 describe("liveness", () => {
   const now = 1_000_000;
-  const rt = (p: Partial<Parameters<typeof liveness>[0] & object> = {}) => ({ agent: "a", pid: process.pid, host: os.hostname(), state: "busy" as const, heartbeatAt: now, startedAt: now, ...p });
+  /** A presence; times as ms here, stored as ISO strings. */
+  const rt = (p: Omit<Partial<Runtime>, "heartbeatAt" | "startedAt"> & { heartbeatAt?: number; startedAt?: number } = {}): Runtime => {
+    const { heartbeatAt = now, startedAt = now, ...rest } = p;
+    return { agent: "a", pid: process.pid, host: os.hostname(), state: "busy", ...rest, heartbeatAt: iso(heartbeatAt), startedAt: iso(startedAt) };
+  };
   it("fresh heartbeat and live pid: alive", () => expect(liveness(rt(), now)).toMatchObject({ alive: true, state: "busy" }));
   it("heartbeat older than 30 s: dead, even with a live pid elsewhere", () => {
     expect(liveness(rt({ host: "other-host", heartbeatAt: now - HEARTBEAT_DEAD_MS - 1 }), now)).toMatchObject({ alive: false, state: "dead" });
@@ -54,7 +61,7 @@ describe("liveness", () => {
   it("a running agent whose model fails: alive, state error with the reason; the reason outlives its death", () => {
     const failing = rt({ state: "error", error: "401 invalid x-api-key" });
     expect(liveness(failing, now)).toEqual({ alive: true, state: "error", reason: "its model fails: 401 invalid x-api-key" });
-    expect(liveness({ ...failing, heartbeatAt: now - 20_000 }, now)).toMatchObject({ alive: true, state: "stalled", reason: expect.stringContaining("401 invalid x-api-key") });
+    expect(liveness({ ...failing, heartbeatAt: iso(now - 20_000) }, now)).toMatchObject({ alive: true, state: "stalled", reason: expect.stringContaining("401 invalid x-api-key") });
     expect(liveness({ ...failing, pid: deadPid() }, now)).toMatchObject({ alive: false, state: "dead", reason: expect.stringMatching(/^process \d+ is gone; its last error: 401 invalid x-api-key$/) });
     expect(liveness(rt({ state: "stopped", error: "exit code 1 after: boom" }), now)).toEqual({ alive: false, state: "stopped", reason: "exited: exit code 1 after: boom" });
     expect(liveness(rt({ state: "stopped" }), now).reason).toBe("exited cleanly");
@@ -73,19 +80,19 @@ describe("presence files", () => {
     await teamWith(w, "t", ["dev"]);
     await writePresence(w.as("dev"), "t", "dev", { state: "idle", pane: "%1" });
     w.clock.advance(1000);
-    await writePresence(w.as("dev"), "t", "dev", { heartbeatAt: w.clock.now, state: "busy" });
-    expect(readPresence(w.as(), "t", "dev")).toMatchObject({ agent: "dev", pid: process.pid, pane: "%1", state: "busy", heartbeatAt: w.clock.now });
-    removePresence(w.as(), "t", "dev");
-    expect(readPresence(w.as(), "t", "dev")).toBeUndefined();
+    await writePresence(w.as("dev"), "t", "dev", { heartbeatAt: iso(w.clock.now), state: "busy" });
+    expect(await readPresence(w.as(), "t", "dev")).toMatchObject({ agent: "dev", pid: process.pid, pane: "%1", state: "busy", heartbeatAt: iso(w.clock.now) });
+    await removePresence(w.as(), "t", "dev");
+    expect(await readPresence(w.as(), "t", "dev")).toBeUndefined();
   });
 
   it("state error with a reason is stored and read back; clearing the reason removes it", async () => {
     const w = world();
     await teamWith(w, "t", ["dev"]);
     await writePresence(w.as("dev"), "t", "dev", { state: "error", error: "429 rate limit" });
-    expect(readPresence(w.as(), "t", "dev")).toMatchObject({ state: "error", error: "429 rate limit" });
+    expect(await readPresence(w.as(), "t", "dev")).toMatchObject({ state: "error", error: "429 rate limit" });
     await writePresence(w.as("dev"), "t", "dev", { state: "idle", error: undefined });
-    const back = readPresence(w.as(), "t", "dev")!;
+    const back = (await readPresence(w.as(), "t", "dev"))!;
     expect(back.state).toBe("idle");
     expect("error" in back).toBe(false);
   });
@@ -94,9 +101,9 @@ describe("presence files", () => {
     const w = world();
     await teamWith(w, "t", ["dev"]);
     await claimed(w, "dev");
-    await writePresence(w.as("dev"), "t", "dev", { host: "remote-box", pid: 1, state: "error", error: "401", heartbeatAt: w.clock.now });
+    await writePresence(w.as("dev"), "t", "dev", { host: "remote-box", pid: 1, state: "error", error: "401", heartbeatAt: iso(w.clock.now) });
     expect(await recoverAbandoned(w.as(), "t")).toEqual([]);
-    expect(getTask(w.as(), "t", "1")).toMatchObject({ owner: "dev", status: "in_progress" });
+    expect(await getTask(w.as(), "t", "1")).toMatchObject({ owner: "dev", status: "in_progress" });
   });
 });
 
@@ -104,7 +111,7 @@ describe("recoverAbandoned (injected clock)", () => {
   it("heartbeat older than 30 s → the owner's tasks go back to pending, logged, the lead told", async () => {
     const w = world();
     await teamWith(w, "t", ["dev"]);
-    await writePresence(w.as("dev"), "t", "dev", { host: "remote-box", pid: 424242, state: "busy", heartbeatAt: w.clock.now });
+    await writePresence(w.as("dev"), "t", "dev", { host: "remote-box", pid: 424242, state: "busy", heartbeatAt: iso(w.clock.now) });
     await claimed(w, "dev", 2);
     await readInbox(w.as(), "t");
     w.clock.advance(HEARTBEAT_DEAD_MS - 1000);
@@ -112,18 +119,32 @@ describe("recoverAbandoned (injected clock)", () => {
     w.clock.advance(2000);
     const rec = await recoverAbandoned(w.as(), "t");
     expect(rec.map((r) => [r.owner, r.tasks.map((t) => t.id)])).toEqual([["dev", ["1", "2"]]]);
-    expect(rec[0].reason).toMatch(/no heartbeat for 31 s/);
+    expect(rec[0].reason).toMatch(/^dev is dead \(no heartbeat on remote-box for 31 s\)$/);
     for (const id of ["1", "2"]) {
-      const t = getTask(w.as(), "t", id);
+      const t = await getTask(w.as(), "t", id);
       expect(t.status).toBe("pending");
       expect(t.owner).toBeUndefined();
     }
-    expect(readEvents(w.as(), "t").filter((e) => e.kind === "task.recovered").map((e) => e.data.ids)).toEqual([["1", "2"]]);
+    // One event per task, each logged with the change that put the task back.
+    expect((await readEvents(w.as(), "t")).filter((e) => e.kind === "task.recovered").map((e) => [e.data.owner, e.data.ids])).toEqual([["dev", ["1"]], ["dev", ["2"]]]);
     const lead = (await readInbox(w.as(), "t")).messages;
     expect(lead.map((m) => m.kind)).toEqual(["tasks_recovered"]);
-    expect(lead[0].content).toContain("#1");
+    expect(lead[0].content).toMatch(/^Tasks #1 "T0", #2 "T1" of dev are pending again \(owner cleared\): dev is dead/);
     // A second sweep finds nothing more.
     expect(await recoverAbandoned(w.as(), "t")).toEqual([]);
+  });
+
+  it("the lease is CLANKER_TEAMS_LEASE_MS when set, judged by the store's clock", async () => {
+    const w = world();
+    await teamWith(w, "t", ["dev"]);
+    await writePresence(w.as("dev"), "t", "dev", { host: "remote-box", pid: 424242, state: "busy" });
+    await claimed(w, "dev");
+    const lead = w.as("team-lead", { env: { ...w.env, CLANKER_TEAMS_LEASE_MS: "5000" } });
+    w.clock.advance(4000);
+    expect(await recoverAbandoned(lead, "t")).toEqual([]);
+    w.clock.advance(2000);
+    expect((await recoverAbandoned(lead, "t")).map((r) => r.reason)).toEqual(["dev is dead (no heartbeat on remote-box for 6 s)"]);
+    expect((await getTask(lead, "t", "1")).status).toBe("pending");
   });
 
   it("a dead pid on this host → released at once", async () => {
@@ -133,7 +154,7 @@ describe("recoverAbandoned (injected clock)", () => {
     await claimed(w, "dev");
     const rec = await recoverAbandoned(w.as(), "t");
     expect(rec[0].reason).toMatch(/process \d+ is gone/);
-    expect(listTasks(w.as(), "t")[0]).toMatchObject({ status: "pending" });
+    expect((await listTasks(w.as(), "t"))[0]).toMatchObject({ status: "pending" });
   });
 
   it("a fresh heartbeat keeps the claim however long the task takes", async () => {
@@ -142,10 +163,10 @@ describe("recoverAbandoned (injected clock)", () => {
     await claimed(w, "dev");
     for (let i = 0; i < 150; i++) { // ~1 hour of 25 s heartbeats
       w.clock.advance(25_000);
-      await writePresence(w.as("dev"), "t", "dev", { host: "remote-box", pid: 1, state: "busy", heartbeatAt: w.clock.now });
+      await writePresence(w.as("dev"), "t", "dev", { host: "remote-box", pid: 1, state: "busy", heartbeatAt: iso(w.clock.now) });
       if (i % 30 === 0) expect(await recoverAbandoned(w.as(), "t")).toEqual([]);
     }
-    expect(getTask(w.as(), "t", "1")).toMatchObject({ owner: "dev", status: "in_progress" });
+    expect(await getTask(w.as(), "t", "1")).toMatchObject({ owner: "dev", status: "in_progress" });
   });
 
   it("owners without a presence file (humans at the CLI) are left alone; completed tasks are never touched", async () => {
@@ -158,8 +179,8 @@ describe("recoverAbandoned (injected clock)", () => {
     await writePresence(w.as("qa"), "t", "qa", { pid: deadPid() });
     w.clock.advance(10 * 60_000);
     expect(await recoverAbandoned(w.as(), "t")).toEqual([]);
-    expect(getTask(w.as(), "t", "1").owner).toBe("dev");
-    expect(getTask(w.as(), "t", "2")).toMatchObject({ owner: "qa", status: "completed" });
+    expect((await getTask(w.as(), "t", "1")).owner).toBe("dev");
+    expect(await getTask(w.as(), "t", "2")).toMatchObject({ owner: "qa", status: "completed" });
   });
 
   it("task_list and task_claim sweep lazily; a late owner cannot complete the task someone else now holds", async () => {

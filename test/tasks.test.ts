@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
-import { claimTask, createTask, evaluatePlan, getTask, listTasks, releaseTask, submitPlan, updateTask } from "../src/tasks.js";
-import { readInbox } from "../src/messages.js";
-import { readEvents } from "../src/events.js";
+import { claimTask, createTask, evaluatePlan, getTask, listTasks, releaseTask, submitPlan, updateTask } from "../src/domain/tasks.js";
+import { readInbox } from "../src/domain/messages.js";
+import { readEvents } from "../src/domain/events.js";
+import { HEARTBEAT_DEAD_MS, recoverAbandoned, writePresence } from "../src/domain/presence.js";
 import { TeamsError } from "../src/errors.js";
-import { compact, intentFile, logFile } from "../src/task-index.js";
-import { cleanupTemp, readJsonFile, teamWith, world, type World } from "./helpers/fixtures.js";
+import { assertDataFilesParse, cleanupTemp, cli, readJsonFile, teamWith, world, type World } from "./helpers/fixtures.js";
 
 afterAll(cleanupTemp);
 
@@ -28,11 +28,12 @@ describe("task_create / task_get / task_list", () => {
     const a = await createTask(w.as(), "t", { subject: "A", description: "do a" });
     const b = await createTask(w.as("dev"), "t", { subject: "B", description: "" });
     expect([a.id, b.id]).toEqual(["1", "2"]);
-    const onDisk = readJsonFile(w.as().paths.taskFile("t", "1"));
+    await w.flush();
+    const onDisk = readJsonFile(w.layout.taskFile("t", "1"));
     for (const k of ["id", "subject", "description", "status", "blocks", "blockedBy", "createdAt", "updatedAt"]) expect(onDisk).toHaveProperty(k);
     expect(onDisk).toMatchObject({ id: "1", subject: "A", description: "do a", status: "pending", blocks: [], blockedBy: [] });
-    expect(getTask(w.as(), "t", "2").createdBy).toBe("dev");
-    expect(listTasks(w.as(), "t").map((t) => t.id)).toEqual(["1", "2"]);
+    expect((await getTask(w.as(), "t", "2")).createdBy).toBe("dev");
+    expect((await listTasks(w.as(), "t")).map((t) => t.id)).toEqual(["1", "2"]);
   });
 
   it("refuses bad fields with an error naming the field", async () => {
@@ -45,9 +46,11 @@ describe("task_create / task_get / task_list", () => {
     expect((await err(createTask(w.as(), "t", { subject: "s", description: "", owner: "ghost" }))).message).toMatch(/^owner: "ghost" is not a member.*members: team-lead, dev, qa/);
     expect((await err(createTask(w.as(), "t", { subject: "s", description: "", blocked_by: ["9"] }))).message).toMatch(/^blocked_by: task "9" does not exist/);
     expect((await err(createTask(w.as("stranger"), "t", { subject: "s", description: "" }))).code).toBe("NOT_FOUND");
-    expect((await err(() => getTask(w.as(), "t", "5"))).message).toMatch(/^task_id: task "5" does not exist/);
-    expect((await err(() => listTasks(w.as(), "t", { status: "nope" }))).message).toMatch(/^status: /);
-    expect(listTasks(w.as(), "t")).toEqual([]);
+    expect((await err(getTask(w.as(), "t", "5"))).message).toMatch(/^task_id: task "5" does not exist/);
+    expect((await err(listTasks(w.as(), "t", { status: "nope" }))).message).toMatch(/^status: /);
+    expect(await listTasks(w.as(), "t")).toEqual([]);
+    // A refused create uses up no id.
+    expect((await createTask(w.as(), "t", { subject: "first", description: "" })).id).toBe("1");
   });
 
   it("filters by status and owner (owner \"\" = unowned)", async () => {
@@ -55,9 +58,9 @@ describe("task_create / task_get / task_list", () => {
     await createTask(w.as(), "t", { subject: "A", description: "", owner: "dev" });
     await createTask(w.as(), "t", { subject: "B", description: "" });
     await createTask(w.as(), "t", { subject: "C", description: "", status: "in_progress", owner: "qa" });
-    expect(listTasks(w.as(), "t", { owner: "dev" }).map((t) => t.id)).toEqual(["1"]);
-    expect(listTasks(w.as(), "t", { owner: "" }).map((t) => t.id)).toEqual(["2"]);
-    expect(listTasks(w.as(), "t", { status: "in_progress" }).map((t) => t.id)).toEqual(["3"]);
+    expect((await listTasks(w.as(), "t", { owner: "dev" })).map((t) => t.id)).toEqual(["1"]);
+    expect((await listTasks(w.as(), "t", { owner: "" })).map((t) => t.id)).toEqual(["2"]);
+    expect((await listTasks(w.as(), "t", { status: "in_progress" })).map((t) => t.id)).toEqual(["3"]);
   });
 });
 
@@ -73,7 +76,7 @@ describe("task_update changes only the given fields", () => {
     expect(r.changed).toEqual(["owner"]);
     expect(r.task).toMatchObject({ owner: "qa", status: "in_progress", subject: "A", description: "desc", activeForm: "Working" });
     r = await updateTask(w.as(), "t", "1", { subject: "A2" });
-    expect(getTask(w.as(), "t", "1")).toMatchObject({ owner: "qa", status: "in_progress", subject: "A2", description: "desc", activeForm: "Working" });
+    expect(await getTask(w.as(), "t", "1")).toMatchObject({ owner: "qa", status: "in_progress", subject: "A2", description: "desc", activeForm: "Working" });
     r = await updateTask(w.as(), "t", "1", {});
     expect(r.changed).toEqual([]);
     r = await updateTask(w.as(), "t", "1", { owner: "" });
@@ -94,11 +97,11 @@ describe("task_update changes only the given fields", () => {
   it("an unknown status or task is refused and nothing changes", async () => {
     const w = await setup();
     await createTask(w.as(), "t", { subject: "A", description: "" });
-    const before = fs.readFileSync(w.as().paths.taskFile("t", "1"), "utf8");
+    const before = await getTask(w.as(), "t", "1");
     expect((await err(updateTask(w.as(), "t", "1", { status: "done", subject: "changed" }))).message).toMatch(/^status: /);
     expect((await err(updateTask(w.as(), "t", "7", { subject: "x" }))).message).toMatch(/^task_id: task "7" does not exist/);
     expect((await err(updateTask(w.as(), "t", "abc", { subject: "x" }))).message).toMatch(/^task_id: /);
-    expect(fs.readFileSync(w.as().paths.taskFile("t", "1"), "utf8")).toBe(before);
+    expect(await getTask(w.as(), "t", "1")).toEqual(before);
   });
 
   it("assigning an owner messages that owner with the task", async () => {
@@ -141,7 +144,7 @@ describe("statuses and plans", () => {
     await submitPlan(w.as("dev"), "t", "1", "plan");
     expect((await err(evaluatePlan(w.as(), "t", "1", "reject"))).message).toMatch(/^feedback: is required/);
     expect((await err(evaluatePlan(w.as(), "t", "1", "reject", ""))).message).toMatch(/^feedback: /);
-    expect(getTask(w.as(), "t", "1").status).toBe("planning");
+    expect((await getTask(w.as(), "t", "1")).status).toBe("planning");
     const { task } = await evaluatePlan(w.as(), "t", "1", "reject", "split it");
     expect(task).toMatchObject({ status: "in_progress", planStatus: "rejected", planFeedback: "split it" });
   });
@@ -161,105 +164,43 @@ describe("statuses and plans", () => {
     await createTask(w.as(), "t", { subject: "A", description: "" });
     await createTask(w.as(), "t", { subject: "B", description: "" });
     await updateTask(w.as(), "t", "2", { status: "deleted" });
-    expect(listTasks(w.as(), "t").map((t) => t.id)).toEqual(["1"]);
-    expect(listTasks(w.as(), "t", { status: "deleted" }).map((t) => t.id)).toEqual(["2"]);
-    expect(getTask(w.as(), "t", "2").status).toBe("deleted");
+    expect((await listTasks(w.as(), "t")).map((t) => t.id)).toEqual(["1"]);
+    expect((await listTasks(w.as(), "t", { status: "deleted" })).map((t) => t.id)).toEqual(["2"]);
+    expect((await getTask(w.as(), "t", "2")).status).toBe("deleted");
     expect((await err(updateTask(w.as(), "t", "2", { status: "pending" }))).message).toMatch(/^task_id: task 2 is deleted/);
     expect((await createTask(w.as(), "t", { subject: "C", description: "" })).id).toBe("3");
   });
 
-  it("ids are never reused after the index (tasks.json and its log) is lost: it is rebuilt from the task files", async () => {
+  it("ids are never reused and nothing is lost when the derived files are lost: the log rebuilds them in the next process", async () => {
     const w = await setup();
     for (const s of ["A", "B", "C"]) await createTask(w.as(), "t", { subject: s, description: "" });
     await updateTask(w.as(), "t", "3", { status: "deleted" });
-    await compact(w.as(), "t", 0);
-    for (const f of [w.as().paths.taskIndex("t"), logFile(w.as(), "t")]) fs.rmSync(f, { force: true });
-    expect(listTasks(w.as(), "t").map((t) => t.subject)).toEqual(["A", "B"]);
+    await w.flush();
+    fs.rmSync(w.layout.tasksDir("t"), { recursive: true });
+    fs.rmSync(w.layout.materialized("t"));
+    expect((await listTasks(w.as(), "t")).map((t) => t.subject)).toEqual(["A", "B"]);
+    expect((await listTasks(w.as(), "t", { status: "deleted" })).map((t) => t.id)).toEqual(["3"]);
+    // Any clanker-teams process that opens the team writes what lags (here a CLI, before it exits).
+    expect((await cli(["status", "t"], { dir: w.dir })).exitCode).toBe(0);
+    expect(readJsonFile(w.layout.taskIndex("t"))).toMatchObject({ nextId: 4, tasks: { 1: { subject: "A" }, 2: { subject: "B" }, 3: { status: "deleted" } } });
+    for (const id of ["1", "2", "3"]) expect(readJsonFile(w.layout.taskFile("t", id)).id).toBe(id);
     expect((await createTask(w.as(), "t", { subject: "D", description: "" })).id).toBe("4");
-    expect(listTasks(w.as(), "t", { status: "deleted" }).map((t) => t.id)).toEqual(["3"]);
   });
 
-  it("a corrupt tasks.json is moved aside and rebuilt; nothing is lost", async () => {
+  it("a corrupt tasks.json or task file is never what a read sees (the log is): both are rewritten whole by the next change", async () => {
     const w = await setup();
     for (const s of ["A", "B"]) await createTask(w.as(), "t", { subject: s, description: "" });
-    await compact(w.as(), "t", 0);
-    const idx = w.as().paths.taskIndex("t");
-    fs.writeFileSync(idx, '{"nextId": 3, "tasks": {');
-    expect(listTasks(w.as(), "t").map((t) => t.subject)).toEqual(["A", "B"]);
+    await w.flush();
+    fs.writeFileSync(w.layout.taskIndex("t"), '{"nextId": 3, "tasks": {');
+    fs.writeFileSync(w.layout.taskFile("t", "2"), '{"id": "2", "subj');
+    expect((await listTasks(w.as(), "t")).map((t) => t.subject)).toEqual(["A", "B"]);
+    expect((await getTask(w.as(), "t", "2")).subject).toBe("B");
+    await updateTask(w.as(), "t", "2", { active_form: "Fixing" });
     expect((await createTask(w.as(), "t", { subject: "C", description: "" })).id).toBe("3");
-    await compact(w.as(), "t", 0);
-    expect(readJsonFile(idx).tasks["3"].subject).toBe("C");
-    expect(fs.readdirSync(w.as().paths.tasksDir("t")).filter((n) => n.includes(".corrupt-"))).toHaveLength(1);
-  });
-
-  it("writers killed at each step leave an index that agrees with the task files", async () => {
-    const w = await setup();
-    const p = w.as().paths;
-    const log = (line: unknown) => fs.appendFileSync(logFile(w.as(), "t"), JSON.stringify(line) + "\n");
-    await createTask(w.as(), "t", { subject: "A", description: "" });
-    await updateTask(w.as(), "t", "1", { status: "in_progress", owner: "dev" });
-    // An update killed after its pending line, before its rename: the file still says in_progress.
-    log({ pending: "1" });
-    expect(listTasks(w.as(), "t")[0]).toMatchObject({ id: "1", status: "in_progress", owner: "dev" });
-    // Killed after the rename, before its row: the file wins.
-    const t1 = readJsonFile(p.taskFile("t", "1"));
-    fs.writeFileSync(p.taskFile("t", "1"), JSON.stringify({ ...t1, status: "pending", owner: undefined }));
-    expect(listTasks(w.as(), "t")[0]).toMatchObject({ id: "1", status: "pending" });
-    expect(listTasks(w.as(), "t")[0].owner).toBeUndefined();
-    // ... also after a compaction carried the pending id into tasks.json.
-    await compact(w.as(), "t", 0);
-    expect(readJsonFile(p.taskIndex("t")).tasks["1"]).toMatchObject({ status: "pending" });
-    // A creator killed after its rename, before its row: the task is shown.
-    fs.writeFileSync(p.taskFile("t", "2"), JSON.stringify({ ...t1, id: "2", subject: "B", status: "pending", owner: undefined }));
-    expect(listTasks(w.as(), "t").map((t) => t.subject)).toEqual(["A", "B"]);
-    // A creator killed holding its reservation: that id is burnt, not reused.
-    fs.writeFileSync(p.taskFile("t", "3") + ".new.tmp", "");
-    expect((await claimTask(w.as("qa"), "t")).task?.id).toBe("1");
-    expect((await createTask(w.as(), "t", { subject: "D", description: "" })).id).toBe("4");
-    expect(listTasks(w.as(), "t").map((t) => [t.subject, t.status, t.owner])).toEqual([["A", "in_progress", "qa"], ["B", "pending", undefined], ["D", "pending", undefined]]);
-    await compact(w.as(), "t", 0);
-    expect(readJsonFile(p.taskIndex("t"))).toMatchObject({ nextId: 5, pending: [] });
-  });
-
-  it("a dependency edit killed after its commit point (tx.json) is seen whole by readers and rolled forward by the next writer", async () => {
-    const w = await setup();
-    const p = w.as().paths;
-    for (const s of ["A", "B", "C"]) await createTask(w.as(), "t", { subject: s, description: "" });
-    // As if killed after renaming task 1 but before renaming task 3: "3 blocked by 1".
-    const a = { ...readJsonFile(p.taskFile("t", "1")), blocks: ["3"] };
-    const c = { ...readJsonFile(p.taskFile("t", "3")), blockedBy: ["1"] };
-    fs.writeFileSync(p.taskFile("t", "1"), JSON.stringify(a));
-    fs.writeFileSync(p.taskFile("t", "3") + ".999.dead.tmp", JSON.stringify(c));
-    fs.writeFileSync(intentFile(w.as(), "t"), JSON.stringify({ writes: [{ id: "1", tmp: "task_1.json.999.gone.tmp" }, { id: "3", tmp: "task_3.json.999.dead.tmp" }] }));
-    expect(getTask(w.as(), "t", "3").blockedBy).toEqual(["1"]);
-    expect(listTasks(w.as(), "t").find((t) => t.id === "3")?.blockedBy).toEqual(["1"]);
-    expect((await err(updateTask(w.as(), "t", "3", { status: "in_progress" }))).code).toBe("BLOCKED");
-    await updateTask(w.as(), "t", "3", { active_form: "Waiting" });
-    expect(fs.existsSync(intentFile(w.as(), "t"))).toBe(false);
-    expect(readJsonFile(p.taskFile("t", "3"))).toMatchObject({ blockedBy: ["1"], activeForm: "Waiting" });
-    expect(getTask(w.as(), "t", "1").blocks).toEqual(["3"]);
-    expect(fs.readdirSync(p.tasksDir("t")).filter((n) => n.endsWith(".tmp"))).toEqual([]);
-  });
-
-  it("a snapshot that does not match its log, or a task file the index never heard of, is shown, not hidden", async () => {
-    const w = await setup();
-    const p = w.as().paths;
-    await createTask(w.as(), "t", { subject: "A", description: "" });
-    await compact(w.as(), "t", 0);
-    const stale = fs.readFileSync(p.taskIndex("t"), "utf8");
-    await createTask(w.as(), "t", { subject: "B", description: "" });
-    await compact(w.as(), "t", 0);
-    fs.writeFileSync(p.taskIndex("t"), stale); // names a log that is gone: rebuilt from the files
-    expect(listTasks(w.as(), "t").map((t) => t.subject)).toEqual(["A", "B"]);
-    expect((await createTask(w.as(), "t", { subject: "C", description: "" })).id).toBe("3");
-    expect(listTasks(w.as(), "t").map((t) => t.subject)).toEqual(["A", "B", "C"]);
-    // An index from an older writer (no log) that lags behind the files.
-    const idx = JSON.parse(stale);
-    delete idx.log;
-    fs.writeFileSync(p.taskIndex("t"), JSON.stringify(idx));
-    fs.rmSync(logFile(w.as(), "t"));
-    expect(listTasks(w.as(), "t").map((t) => t.subject)).toEqual(["A", "B", "C"]);
-    expect((await createTask(w.as(), "t", { subject: "D", description: "" })).id).toBe("4");
+    await w.flush();
+    expect(readJsonFile(w.layout.taskIndex("t")).tasks["3"].subject).toBe("C");
+    expect(readJsonFile(w.layout.taskFile("t", "2"))).toMatchObject({ subject: "B", activeForm: "Fixing" });
+    assertDataFilesParse(w.dir);
   });
 });
 
@@ -268,16 +209,16 @@ describe("dependencies", () => {
     const w = await setup();
     for (const s of ["A", "B", "C"]) await createTask(w.as(), "t", { subject: s, description: "" });
     await updateTask(w.as(), "t", "3", { add_blocked_by: ["1", "2"] });
-    expect(getTask(w.as(), "t", "3").blockedBy).toEqual(["1", "2"]);
-    expect(getTask(w.as(), "t", "1").blocks).toEqual(["3"]);
-    expect(getTask(w.as(), "t", "2").blocks).toEqual(["3"]);
+    expect((await getTask(w.as(), "t", "3")).blockedBy).toEqual(["1", "2"]);
+    expect((await getTask(w.as(), "t", "1")).blocks).toEqual(["3"]);
+    expect((await getTask(w.as(), "t", "2")).blocks).toEqual(["3"]);
     await updateTask(w.as(), "t", "3", { remove_blocked_by: ["1"] });
-    expect(getTask(w.as(), "t", "3").blockedBy).toEqual(["2"]);
-    expect(getTask(w.as(), "t", "1").blocks).toEqual([]);
+    expect((await getTask(w.as(), "t", "3")).blockedBy).toEqual(["2"]);
+    expect((await getTask(w.as(), "t", "1")).blocks).toEqual([]);
     const d = await createTask(w.as(), "t", { subject: "D", description: "", blocked_by: ["3"] });
     expect(d.blockedBy).toEqual(["3"]);
-    expect(getTask(w.as(), "t", "3").blocks).toEqual(["4"]);
-    expect(listTasks(w.as(), "t").find((t) => t.id === "3")).toMatchObject({ blocks: ["4"], blockedBy: ["2"] });
+    expect((await getTask(w.as(), "t", "3")).blocks).toEqual(["4"]);
+    expect((await listTasks(w.as(), "t")).find((t) => t.id === "3")).toMatchObject({ blocks: ["4"], blockedBy: ["2"] });
   });
 
   it("refuses cycles, direct and transitive, and self-blocking; nothing is written", async () => {
@@ -285,15 +226,17 @@ describe("dependencies", () => {
     for (const s of ["A", "B", "C"]) await createTask(w.as(), "t", { subject: s, description: "" });
     await updateTask(w.as(), "t", "2", { add_blocked_by: ["1"] });
     await updateTask(w.as(), "t", "3", { add_blocked_by: ["2"] });
-    const snap = () => ["1", "2", "3"].map((id) => fs.readFileSync(w.as().paths.taskFile("t", id), "utf8"));
-    const before = snap();
+    const snap = () => Promise.all(["1", "2", "3"].map((id) => getTask(w.as(), "t", id)));
+    const before = await snap();
+    const events = (await readEvents(w.as(), "t")).length;
     const direct = await err(updateTask(w.as(), "t", "1", { add_blocked_by: ["2"] }));
     expect(direct.code).toBe("CONFLICT");
     expect(direct.message).toMatch(/cycle/);
     expect((await err(updateTask(w.as(), "t", "1", { add_blocked_by: ["3"] }))).message).toMatch(/cycle/);
     expect((await err(updateTask(w.as(), "t", "1", { add_blocked_by: ["1"] }))).message).toMatch(/^add_blocked_by: .*itself/);
     expect((await err(updateTask(w.as(), "t", "1", { add_blocked_by: "2" as unknown as string[] }))).message).toMatch(/^add_blocked_by: /);
-    expect(snap()).toEqual(before);
+    expect(await snap()).toEqual(before);
+    expect(await readEvents(w.as(), "t")).toHaveLength(events);
   });
 
   it("cannot start or complete while a blocker is unfinished; the error names the blockers", async () => {
@@ -327,7 +270,7 @@ describe("dependencies", () => {
     expect(qa).toHaveLength(1);
     expect(qa[0]).toMatchObject({ kind: "task_unblocked", from: "dev" });
     expect(qa[0].content).toContain("#3");
-    expect(readEvents(w.as(), "t").some((e) => e.kind === "task.unblocked" && (e.data.ids as string[]).join() === "3")).toBe(true);
+    expect((await readEvents(w.as(), "t")).some((e) => e.kind === "task.unblocked" && (e.data.ids as string[]).join() === "3")).toBe(true);
   });
 });
 
@@ -352,7 +295,7 @@ describe("approved plan on a blocked task", () => {
     expect(qa).toHaveLength(1);
     expect(qa[0]).toMatchObject({ kind: "task_ready", from: "dev", summary: "Task #3 can start now" });
     expect(qa[0].content).toMatch(/^Task #3 "Deploy" can start now: its plan is approved and its last blocker is done \(#2 "Migrate" was completed by dev\)/);
-    const ev = readEvents(w.as(), "t").filter((e) => e.kind === "task.unblocked");
+    const ev = (await readEvents(w.as(), "t")).filter((e) => e.kind === "task.unblocked");
     expect(ev.at(-1)?.data).toMatchObject({ by: "2", ids: ["3"], ready: ["3"] });
     // The owner starts it as told; plan mode sees an approved, in-progress task.
     expect((await updateTask(w.as("qa"), "t", "3", { status: "in_progress" })).task).toMatchObject({ status: "in_progress", planStatus: "approved" });
@@ -386,7 +329,7 @@ describe("claims", () => {
     expect((await err(claimTask(w.as("dev"), "t", "1"))).message).toMatch(/already claimed by qa/);
     expect((await err(claimTask(w.as("qa"), "t", "3"))).code).toBe("BLOCKED");
     expect((await claimTask(w.as("qa"), "t", "1")).task).toMatchObject({ owner: "qa", status: "in_progress" });
-    expect(readEvents(w.as(), "t").filter((e) => e.kind === "task.claimed").map((e) => e.data.id)).toEqual(["2", "4", "1"]);
+    expect((await readEvents(w.as(), "t")).filter((e) => e.kind === "task.claimed").map((e) => e.data.id)).toEqual(["2", "4", "1"]);
   });
 
   it("task_release: back to pending, owner cleared, the lead is told; only owner or lead may release", async () => {
@@ -412,9 +355,113 @@ describe("claims", () => {
     const e = await err(updateTask(w.as("dev"), "t", "1", { status: "completed" }));
     expect(e.code).toBe("FORBIDDEN");
     expect(e.message).toMatch(/owned by qa, not you \(dev\)/);
-    expect(getTask(w.as(), "t", "1")).toMatchObject({ owner: "qa", status: "in_progress" });
+    expect(await getTask(w.as(), "t", "1")).toMatchObject({ owner: "qa", status: "in_progress" });
     const r = await updateTask(w.as(), "t", "1", { owner: "dev" });
     expect(r.task).toMatchObject({ owner: "dev", status: "in_progress" });
+    expect((await updateTask(w.as("dev"), "t", "1", { status: "completed" })).task.status).toBe("completed");
+  });
+});
+
+describe("leases and fencing", () => {
+  // Sessions are host processes: dev in session A (the old process, cut off or killed), dev again in session B.
+  const devA = (w: World) => w.as("dev", { session: "session-A" });
+  const devB = (w: World) => w.as("dev", { session: "session-B" });
+  /** dev (session A) holds task 1 until the lease sweep takes it: its heartbeat, stamped then, is older than the lease. */
+  async function recovered(w: World): Promise<void> {
+    await createTask(w.as(), "t", { subject: "A", description: "" });
+    expect((await claimTask(devA(w), "t")).task).toMatchObject({ id: "1", owner: "dev", epoch: 1, claimSession: "session-A" });
+    await writePresence(devA(w), "t", "dev", { host: "cut-off-host", state: "busy" });
+    w.clock.advance(HEARTBEAT_DEAD_MS + 1000);
+    const rec = await recoverAbandoned(w.as(), "t");
+    expect(rec.map((r) => [r.owner, r.tasks.map((t) => t.id)])).toEqual([["dev", ["1"]]]);
+  }
+
+  it("each claim is a new lease epoch, logged with task.claimed", async () => {
+    const w = await setup();
+    await createTask(w.as(), "t", { subject: "A", description: "" });
+    const epochs: (number | undefined)[] = [];
+    epochs.push((await claimTask(w.as("dev"), "t")).task?.epoch);
+    await releaseTask(w.as("dev"), "t", "1");
+    epochs.push((await claimTask(w.as("qa"), "t", "1")).task?.epoch);
+    await releaseTask(w.as(), "t", "1", "reassigning");
+    epochs.push((await claimTask(devB(w), "t")).task?.epoch);
+    expect(epochs).toEqual([1, 2, 3]);
+    // Claiming what one already holds is no new lease.
+    expect((await claimTask(devB(w), "t", "1")).task?.epoch).toBe(3);
+    expect((await readEvents(w.as(), "t")).filter((e) => e.kind === "task.claimed").map((e) => [e.data.owner, e.data.epoch])).toEqual([["dev", 1], ["qa", 2], ["dev", 3]]);
+    expect((await getTask(w.as(), "t", "1")).epoch).toBe(3);
+  });
+
+  it("a session whose claim the sweep took back cannot update, complete or release the task; the error names the new owner", async () => {
+    const w = await setup();
+    await recovered(w);
+    const t = await getTask(w.as(), "t", "1");
+    expect(t).toMatchObject({ status: "pending", epoch: 1, fenced: [{ agent: "dev", session: "session-A", reason: expect.stringMatching(/^dev is dead \(no heartbeat on cut-off-host for 31 s\)/) }] });
+    expect(t.owner).toBeUndefined();
+    expect(t.claimSession).toBeUndefined();
+    // Before anyone takes it: pending again, say so.
+    expect((await err(updateTask(devA(w), "t", "1", { active_form: "still on it" }))).message).toMatch(/^task 1: your claim on it was taken away at .* \(dev is dead .*\); it is pending again/);
+    expect((await claimTask(w.as("qa"), "t")).task).toMatchObject({ id: "1", owner: "qa", epoch: 2 });
+    const before = await getTask(w.as(), "t", "1");
+    const events = (await readEvents(w.as(), "t")).length;
+    for (const attempt of [
+      () => updateTask(devA(w), "t", "1", { status: "completed" }),
+      () => updateTask(devA(w), "t", "1", { active_form: "still on it" }),
+      () => updateTask(devA(w), "t", "1", { add_blocked_by: [] , remove_blocked_by: ["1"] }),
+      () => releaseTask(devA(w), "t", "1", "giving up"),
+      () => submitPlan(devA(w), "t", "1", "a plan"),
+    ]) {
+      const e = await err(attempt());
+      expect(e.code).toBe("FORBIDDEN");
+      expect(e.message).toMatch(/^task 1: your claim on it was taken away at .*; it is now owned by qa\. Ask team-lead for other work or task_claim another task\.$/);
+      expect(e.details).toMatchObject({ taskId: "1", owner: "qa", fenced: true });
+    }
+    expect(await getTask(w.as(), "t", "1")).toEqual(before);
+    expect(await readEvents(w.as(), "t")).toHaveLength(events);
+    // The new owner works on.
+    expect((await updateTask(w.as("qa"), "t", "1", { status: "completed" })).task).toMatchObject({ status: "completed", owner: "qa" });
+  });
+
+  it("the same agent name in a new session can claim it again; the old session stays fenced off it", async () => {
+    const w = await setup();
+    await recovered(w);
+    expect((await claimTask(devB(w), "t")).task).toMatchObject({ id: "1", owner: "dev", epoch: 2, claimSession: "session-B" });
+    // Same name, but the old process: still refused, naming the owner.
+    const e = await err(updateTask(devA(w), "t", "1", { status: "completed" }));
+    expect(e.code).toBe("FORBIDDEN");
+    expect(e.message).toMatch(/it is now owned by dev\./);
+    expect(await getTask(w.as(), "t", "1")).toMatchObject({ status: "in_progress", owner: "dev", claimSession: "session-B" });
+    expect((await updateTask(devB(w), "t", "1", { status: "completed" })).task.status).toBe("completed");
+  });
+
+  it("a fenced session cannot take the task back from the session that holds it now", async () => {
+    const w = await setup();
+    await recovered(w);
+    await claimTask(devB(w), "t");
+    const e = await err(claimTask(devA(w), "t", "1"));
+    expect(e.code).toBe("CONFLICT");
+    expect(e.message).toMatch(/^task 1 is already claimed by dev in another session \(your claim on it was taken away\)/);
+    expect(await getTask(w.as(), "t", "1")).toMatchObject({ owner: "dev", epoch: 2, claimSession: "session-B" });
+    expect((await updateTask(devB(w), "t", "1", { active_form: "mine" })).task.activeForm).toBe("mine");
+  });
+
+  it("a fenced session may claim the task again while it is pending: a new epoch, and the fence is lifted", async () => {
+    const w = await setup();
+    await recovered(w);
+    expect((await claimTask(devA(w), "t", "1")).task).toMatchObject({ owner: "dev", epoch: 2, claimSession: "session-A" });
+    expect((await getTask(w.as(), "t", "1")).fenced).toBeUndefined();
+    expect((await updateTask(devA(w), "t", "1", { status: "completed" })).task.status).toBe("completed");
+  });
+
+  it("the lead taking a task from a live owner fences that owner's session; callers without a session (the CLI) are never fenced", async () => {
+    const w = await setup();
+    await createTask(w.as(), "t", { subject: "A", description: "" });
+    await claimTask(devA(w), "t");
+    await updateTask(w.as(), "t", "1", { owner: "qa" });
+    expect((await getTask(w.as(), "t", "1")).fenced?.map((f) => [f.agent, f.session, f.reason])).toEqual([["dev", "session-A", "reassigned by team-lead"]]);
+    expect((await err(updateTask(devA(w), "t", "1", { active_form: "x" }))).message).toMatch(/taken away .*reassigned by team-lead.*now owned by qa/);
+    // The lead gives it back to dev by name: dev at the CLI (no session) may work on it.
+    await updateTask(w.as(), "t", "1", { owner: "dev" });
     expect((await updateTask(w.as("dev"), "t", "1", { status: "completed" })).task.status).toBe("completed");
   });
 });

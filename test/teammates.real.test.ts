@@ -7,11 +7,11 @@ import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeCtx, type Ctx } from "../dist/src/context.js";
-import { readEvents } from "../dist/src/events.js";
-import { readInbox } from "../dist/src/messages.js";
-import { getTask } from "../dist/src/tasks.js";
-import { writePresence } from "../dist/src/presence.js";
-import { addMember, readTeam, updateTeam } from "../dist/src/teams.js";
+import { readEvents } from "../dist/src/domain/events.js";
+import { readInbox } from "../dist/src/domain/messages.js";
+import { getTask } from "../dist/src/domain/tasks.js";
+import { writePresence } from "../dist/src/domain/presence.js";
+import { addMember, readTeam, updateTeam } from "../dist/src/domain/teams.js";
 import { extensionPath, initialPrompt } from "../dist/src/agents/teammates.js";
 import { headlessSessionName } from "../dist/src/agents/terminals/headless.js";
 import { isPidAlive } from "../dist/src/agents/terminals/process.js";
@@ -72,11 +72,11 @@ async function spawn(ctx: Ctx, team: string, args: Record<string, unknown>) {
 
 const check = async (team: string, name: string) => (await callTool(lead(), "check_teammate", { team_name: team, agent_name: name })).details as Record<string, any>;
 const untilIdle = (team: string, name: string) => waitFor(async () => ((await check(team, name)).state === "idle" ? true : undefined), 10_000, `${name} idle`);
-const members = (team: string) => readTeam(lead(), team).members.map((m) => m.name);
+const members = async (team: string) => (await readTeam(lead(), team)).members.map((m) => m.name);
 const panesOf = async () => (await server.tmux(["list-panes", "-a", "-F", "#{pane_id}"])).split("\n").filter(Boolean).sort();
 const paneExists = async (id: string) => (await panesOf()).includes(id);
 const createTeam = (team: string, extra: Record<string, unknown> = {}) => callTool(lead(), "team_create", { team_name: team, description: "t", ...extra });
-const kinds = (team: string) => readEvents(lead(), team).map((e) => e.kind);
+const kinds = async (team: string) => (await readEvents(lead(), team)).map((e) => e.kind);
 
 describe("teammates in tmux (real)", () => {
   it("spawns a stand-in in the lead's window with the expected argv, env, member, event; check_teammate reports it", async () => {
@@ -97,9 +97,9 @@ describe("teammates in tmux (real)", () => {
     expect(await server.tmux(["display-message", "-p", "-t", pane.paneId, "#{pane_title}"])).toBe("alice");
     expect(isPidAlive(pane.pid)).toBe(true);
 
-    const m = readTeam(lead(), "alpha").members.find((x) => x.name === "alice")!;
+    const m = (await readTeam(lead(), "alpha")).members.find((x) => x.name === "alice")!;
     expect(m).toMatchObject({ role: "teammate", model: "team-model", thinking: "low", cwd: work, pane: { kind: "tmux", paneId: pane.paneId, pid: pane.pid } });
-    const ev = readEvents(lead(), "alpha").find((e) => e.kind === "teammate.spawned")!;
+    const ev = (await readEvents(lead(), "alpha")).find((e) => e.kind === "teammate.spawned")!;
     expect(ev.data).toMatchObject({ name: "alice", pane: pane.paneId, kind: "tmux", pid: pane.pid, model: "team-model", thinking: "low", replaced: false });
 
     await untilIdle("alpha", "alice");
@@ -113,7 +113,7 @@ describe("teammates in tmux (real)", () => {
 
   it("takes thinking from the call, then CLANKER_DEFAULT_THINKING_LEVEL, then the team; model from the call over default_model", async () => {
     await createTeam("beta", { default_model: "team-model" });
-    await updateTeam(lead(), "beta", (c) => { c.defaultThinking = "medium"; });
+    await updateTeam(lead(), "beta", (c) => { c.defaultThinking = "medium"; return { value: undefined, write: true }; });
     const a = await spawn(lead({ CLANKER_DEFAULT_THINKING_LEVEL: "low" }), "beta", { name: "explicit", model: "own-model", thinking: "high", plan_mode_required: true });
     const b = await spawn(lead(), "beta", { name: "team-default" });
     const ra = await report(a.pane.pid);
@@ -151,19 +151,19 @@ describe("teammates in tmux (real)", () => {
 
     // A name with a newline is refused up front and starts nothing.
     const before = await panesOf();
-    const eventsBefore = readEvents(lead(), "gamma").length;
+    const eventsBefore = (await readEvents(lead(), "gamma")).length;
     await expect(callTool(lead(), "spawn_teammate", { team_name: "gamma", name: "evil\nname", prompt: "p", cwd: work }))
       .rejects.toMatchObject({ code: "INVALID_INPUT", message: expect.stringMatching(/^name: contains a control character/) });
     expect(await panesOf()).toEqual(before);
-    expect(members("gamma")).toEqual(["team-lead", name, "at"]);
-    expect(readEvents(lead(), "gamma")).toHaveLength(eventsBefore);
+    expect(await members("gamma")).toEqual(["team-lead", name, "at"]);
+    expect(await readEvents(lead(), "gamma")).toHaveLength(eventsBefore);
     await callTool(lead(), "team_delete", { team_name: "gamma" });
   });
 
   it("a failed spawn leaves no member, message or pane; a live name is a CONFLICT, a dead one is replaced", async () => {
     await createTeam("delta");
     const before = await panesOf();
-    const cfgBefore = readTeam(lead(), "delta");
+    const cfgBefore = await readTeam(lead(), "delta");
     const fails: Array<[Ctx, RegExp]> = [
       [lead({ CLANKER_TEAMS_TERMINAL: "zellij", PATH: path.dirname(process.execPath) }), /could not open a zellij pane for carol: .*zellij/i],
       [lead({ CLANKER_TEAMS_AGENT_CMD: JSON.stringify([path.join(tmp, "no-such-agent")]) }), /CLANKER_TEAMS_AGENT_CMD: ".*no-such-agent" is not an executable file/],
@@ -172,10 +172,10 @@ describe("teammates in tmux (real)", () => {
     ];
     for (const [ctx, msg] of fails) {
       await expect(callTool(ctx, "spawn_teammate", { team_name: "delta", name: "carol", prompt: "p", cwd: work })).rejects.toThrow(msg);
-      expect(readTeam(lead(), "delta").members).toEqual(cfgBefore.members);
+      expect((await readTeam(lead(), "delta")).members).toEqual(cfgBefore.members);
       expect(await panesOf()).toEqual(before);
-      expect(fs.existsSync(path.join(dataDir, "messages", "delta", "carol.spool.jsonl"))).toBe(false);
-      expect(fs.existsSync(path.join(dataDir, "messages", "delta", "team-lead.spool.jsonl"))).toBe(false);
+      expect((await readInbox(lead(), "delta", { agent_name: "team-lead" })).messages).toEqual([]);
+      expect((await readEvents(lead(), "delta")).filter((e) => e.kind.startsWith("message."))).toEqual([]);
     }
 
     const first = await spawn(lead(), "delta", { name: "carol" });
@@ -192,7 +192,7 @@ describe("teammates in tmux (real)", () => {
     expect(second.r.text).toMatch(/^Replaced dead teammate; spawned carol/);
     expect(second.pane.pid).not.toBe(first.pane.pid);
     await untilIdle("delta", "carol");
-    expect(members("delta")).toEqual(["team-lead", "carol"]);
+    expect(await members("delta")).toEqual(["team-lead", "carol"]);
     expect(await paneExists(first.pane.paneId)).toBe(false);
 
     // Two spawns race to replace the dead teammate: one wins, the other is told, one pane runs.
@@ -206,7 +206,7 @@ describe("teammates in tmux (real)", () => {
     expect(lost).toHaveLength(1);
     expect(lost[0].reason).toMatchObject({ code: "CONFLICT" });
     expect((await panesOf()).filter((p) => !panes0.includes(p))).toHaveLength(1); // the loser opened none
-    expect(members("delta")).toEqual(["team-lead", "carol"]);
+    expect(await members("delta")).toEqual(["team-lead", "carol"]);
     await untilIdle("delta", "carol");
     await callTool(lead(), "team_delete", { team_name: "delta" });
   });
@@ -221,7 +221,7 @@ describe("teammates in tmux (real)", () => {
     await callTool(dave, "task_submit_plan", { team_name: "eps", task_id: "2", plan: "1. do it" });
     await callTool(lead(), "task_update", { team_name: "eps", task_id: "3", owner: "dave" });
     await callTool(dave, "task_update", { team_name: "eps", task_id: "3", status: "completed" });
-    expect(getTask(lead(), "eps", "2")).toMatchObject({ status: "planning", owner: "dave" });
+    expect(await getTask(lead(), "eps", "2")).toMatchObject({ status: "planning", owner: "dave" });
     await readInbox(lead(), "eps"); // start from an empty lead inbox
 
     const r = await callTool(lead(), "force_kill_teammate", { team_name: "eps", agent_name: "dave" });
@@ -229,16 +229,16 @@ describe("teammates in tmux (real)", () => {
     expect(r.text).toMatch(/^dave killed \(process \d+ ended.*\) and removed\. Tasks back to pending: #1, #2\./);
     expect(isPidAlive(pane.pid)).toBe(false);
     expect(await paneExists(pane.paneId)).toBe(false);
-    expect(members("eps")).toEqual(["team-lead"]);
+    expect(await members("eps")).toEqual(["team-lead"]);
     expect(fs.existsSync(path.join(dataDir, "teams", "eps", "runtime", "dave.json"))).toBe(false);
     for (const id of ["1", "2"]) {
-      const t = getTask(lead(), "eps", id);
+      const t = await getTask(lead(), "eps", id);
       expect(t.status).toBe("pending");
       expect(t.owner).toBeUndefined();
     }
-    expect(getTask(lead(), "eps", "3")).toMatchObject({ status: "completed", owner: "dave" });
-    expect(readEvents(lead(), "eps").find((e) => e.kind === "task.recovered")!.data).toMatchObject({ owner: "dave", ids: ["1", "2"] });
-    expect(kinds("eps")).toContain("teammate.killed");
+    expect(await getTask(lead(), "eps", "3")).toMatchObject({ status: "completed", owner: "dave" });
+    expect((await readEvents(lead(), "eps")).filter((e) => e.kind === "task.recovered").map((e) => e.data)).toMatchObject([{ owner: "dave", ids: ["1"] }, { owner: "dave", ids: ["2"] }]);
+    expect(await kinds("eps")).toContain("teammate.killed");
     const inbox = await readInbox(lead(), "eps");
     expect(inbox.messages.map((m) => m.kind)).toContain("tasks_recovered");
     expect(inbox.messages.find((m) => m.kind === "tasks_recovered")!.content).toMatch(/#1 "working", #2 "planning" of dave are pending again/);
@@ -263,7 +263,7 @@ describe("teammates in tmux (real)", () => {
       expect(r.text).toMatch(new RegExp(`^${m.name} killed \\((process \\d+ ended|pane %\\d+ closed).*\\) and removed\\.$`));
       expect(await paneExists(m.pane.paneId)).toBe(false);
     }
-    expect(members("kappa")).toEqual(["team-lead"]);
+    expect(await members("kappa")).toEqual(["team-lead"]);
     await callTool(lead(), "team_delete", { team_name: "kappa" });
   });
 
@@ -290,8 +290,8 @@ describe("teammates in tmux (real)", () => {
     expect(f.text).toMatch(/^frank did not exit in time and was killed after \d\.\d s and was removed\. Tasks back to pending: #1\.$/);
     expect(isPidAlive(frank.pane.pid)).toBe(false);
     expect(await paneExists(frank.pane.paneId)).toBe(false);
-    expect(members("zeta")).toEqual(["team-lead"]);
-    expect(kinds("zeta").filter((k) => k === "teammate.stopped")).toHaveLength(2);
+    expect(await members("zeta")).toEqual(["team-lead"]);
+    expect((await kinds("zeta")).filter((k) => k === "teammate.stopped")).toHaveLength(2);
 
     // frank never read its shutdown request: a new frank must not obey that stale one.
     const again = await spawn(lead(), "zeta", { name: "frank" });
@@ -325,7 +325,7 @@ describe("teammates in tmux (real)", () => {
     await createTeam("theta");
     const spawned = await Promise.all(["c1", "c2", "c3"].map((name) => spawn(lead(), "theta", { name })));
     await Promise.all(spawned.map((x) => report(x.pane.pid)));
-    expect(members("theta").sort()).toEqual(["c1", "c2", "c3", "team-lead"]);
+    expect((await members("theta")).sort()).toEqual(["c1", "c2", "c3", "team-lead"]);
     const rows = (await server.tmux(["list-panes", "-t", server.lead, "-F", "#{pane_id} #{pane_left}"])).split("\n").map((l) => l.split(" "));
     const left = (id: string) => rows.find((r) => r[0] === id)?.[1];
     const lefts = new Set(spawned.map((x) => left(x.pane.paneId)));
@@ -335,7 +335,12 @@ describe("teammates in tmux (real)", () => {
     const twins = await Promise.allSettled([1, 2].map(() => spawn(lead(), "theta", { name: "twin" })));
     expect(twins.map((t) => t.status).sort()).toEqual(["fulfilled", "rejected"]);
     expect(String((twins.find((t) => t.status === "rejected") as PromiseRejectedResult).reason)).toMatch(/teammate "twin" is already running \(starting\)/);
-    expect(members("theta").filter((n) => n === "twin")).toHaveLength(1);
+    expect((await members("theta")).filter((n) => n === "twin")).toHaveLength(1);
+    // The longest name in a script that triples when encoded: its spawn lock still works.
+    const long = "日".repeat(64);
+    const l = await spawn(lead(), "theta", { name: long });
+    expect((await report(l.pane.pid)).env.CLANKER_AGENT_NAME).toBe(long);
+    expect(await members("theta")).toContain(long);
     await callTool(lead(), "team_delete", { team_name: "theta" });
   });
 
@@ -343,12 +348,12 @@ describe("teammates in tmux (real)", () => {
     await createTeam("iota");
     await addMember(lead(), "iota", { name: "ghost", role: "teammate" });
     const bystander = execa("sleep", ["30"], { reject: false });
-    await writePresence(lead(), "iota", "ghost", { pid: bystander.pid!, state: "idle", heartbeatAt: Date.now() - 60_000 });
+    await writePresence(lead(), "iota", "ghost", { pid: bystander.pid!, state: "idle", heartbeatAt: new Date(Date.now() - 60_000).toISOString() });
     expect(await check("iota", "ghost")).toMatchObject({ running: false, state: "dead" });
     const r = await callTool(lead(), "force_kill_teammate", { team_name: "iota", agent_name: "ghost" });
     expect(r.details.actions).toEqual([]);
     expect(isPidAlive(bystander.pid!)).toBe(true);
-    expect(members("iota")).toEqual(["team-lead"]);
+    expect(await members("iota")).toEqual(["team-lead"]);
     bystander.kill("SIGKILL");
     await bystander;
     await callTool(lead(), "team_delete", { team_name: "iota" });
@@ -362,13 +367,13 @@ describe("teammates in tmux (real)", () => {
     const zombie = await new Promise<number>((resolve) => parent.stdout!.once("data", (b: Buffer) => resolve(Number(b.toString().trim()))));
     try {
       await waitFor(() => !isPidAlive(zombie) || undefined, 5000, "the child to be a zombie");
-      await writePresence(lead(), "lambda", "undead", { pid: zombie, state: "idle", heartbeatAt: Date.now() });
+      await writePresence(lead(), "lambda", "undead", { pid: zombie, state: "idle" });
       const t0 = Date.now();
       const r = await callTool(lead(), "force_kill_teammate", { team_name: "lambda", agent_name: "undead" });
       expect(Date.now() - t0).toBeGreaterThanOrEqual(3000);
       expect(r.details.exiting).toEqual([zombie]);
       expect(r.text).toBe(`undead removed, but process ${zombie} is still exiting.`);
-      expect(members("lambda")).toEqual(["team-lead"]);
+      expect(await members("lambda")).toEqual(["team-lead"]);
     } finally {
       parent.kill("SIGKILL");
       await parent;

@@ -381,6 +381,8 @@ async function afterCompleted(ctx: Ctx, team: string, cfgTimeout: number | undef
   if (ctx.runHook) {
     const envTimeout = Number(ctx.env.CLANKER_HOOK_TIMEOUT_MS);
     const timeoutMs = envTimeout > 0 ? envTimeout : cfgTimeout ?? 5 * 60_000;
+    // The hook runs "after the task is saved": it may read the documented files (they follow the log within ~100 ms otherwise).
+    await ctx.store.flush().catch(() => undefined);
     // The hook (and any clanker-teams CLI it calls) must reach this context's store, whatever the env says.
     const hook = await ctx.runHook({ team, task, agent: ctx.actor, cwd: ctx.cwd, timeoutMs, env: { ...ctx.env, ...ctx.store.childEnv() } });
     if (hook.outcome !== "missing") {
@@ -500,6 +502,8 @@ export async function claimTask(ctx: Ctx, team: string, idRaw?: unknown): Promis
     const r = await editWithRows(me, team, wanted, (t, rows) => {
       if (t.owner === actor && (t.status === "in_progress" || t.status === "planning") && !fenceOf(me, t)) return { value: "already", write: false };
       if (t.owner && t.owner !== actor) throw new TeamsError("CONFLICT", `task ${wanted} is already claimed by ${t.owner}; task_claim without task_id takes the next free task.`, { owner: t.owner });
+      // A fenced session may take back a task given to its name, never one another session of that name holds now.
+      if (t.owner === actor && fenceOf(me, t) && t.claimSession && t.claimSession !== me.session) throw new TeamsError("CONFLICT", `task ${wanted} is already claimed by ${t.owner} in another session (your claim on it was taken away); task_claim without task_id takes the next free task.`, { owner: t.owner });
       if (t.status !== "pending" && !(t.owner === actor && fenceOf(me, t))) throw new TeamsError("CONFLICT", `task ${wanted} is ${t.status}, not pending; only pending tasks can be claimed.`);
       const open = openBlockers(t, rows);
       if (open.length) throw blockedError(t, open, "claimed");

@@ -48,7 +48,7 @@ for (const version of PI_VERSIONS) {
         const task = await createTask(lead, T, { subject: "Haunted task", description: "" });
         await claimTask(w.ctx("ghost"), T, task.id);
         const dead = spawnSync(process.execPath, ["-e", "0"]).pid!;
-        await writePresence(w.ctx("ghost"), T, "ghost", { pid: dead, state: "busy", heartbeatAt: Date.now(), startedAt: Date.now() });
+        await writePresence(w.ctx("ghost"), T, "ghost", { pid: dead, state: "busy", heartbeatAt: new Date().toISOString(), startedAt: new Date().toISOString() });
         const t0 = Date.now();
         await until(() => w.task(T, task.id)?.status === "pending", "dead owner's task back to pending", 20_000);
         const took = Date.now() - t0;

@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
-import { sendMessage } from "../../dist/src/index.js";
+import { readHistory, sendMessage } from "../../dist/src/index.js";
 import { callTool } from "../../dist/src/tools/table.js";
 import { PI_VERSIONS, agentCmdEnv, killTmuxServer, uniqueSocket, writeAgentSettings } from "../support/pi-harness.js";
 import { EXT, REPO_ROOT, makeWorld, sleep, startPiInOwnTmux, until, type Script, type World } from "./helpers.js";
@@ -58,10 +58,7 @@ for (const version of PI_VERSIONS) {
       writeAgentSettings(w.tmp, [EXT, BROKEN_PROVIDER], { retry: { enabled: true, maxRetries: 2, baseDelayMs: 200 } });
       const lead = w.ctx();
       /** Every message the lead got from `from`, read or not, oldest first. */
-      const mailFrom = (from: string) => {
-        const all = [...(w.inbox(T, "team-lead")?.messages ?? []), ...(await w.spool(T, "team-lead"))].filter((m) => m.from === from);
-        return all.filter((m, i) => all.findIndex((x) => x.id === m.id) === i);
-      };
+      const mailFrom = async (from: string) => (await readHistory(lead, T, "team-lead", { limit: 10_000 })).messages.filter((m) => m.from === from);
       const check = async (name: string) => callTool(lead, "check_teammate", { team_name: T, agent_name: name });
       const calls = (text: string) => w.calls("flaky").filter((c) => c.lastText.includes(text));
       const socket = uniqueSocket("fail");
@@ -73,7 +70,7 @@ for (const version of PI_VERSIONS) {
         // ---- flaky: its first call fails with 401 ----
         await until(() => w.presence(T, "flaky")?.state === "error", "flaky in state error", 60_000, () => w.presence(T, "flaky"));
         expect(w.presence(T, "flaky").error).toBe(AUTH_1);
-        const greeting = await until(() => mailFrom("flaky")[0], "flaky's greeting");
+        const greeting = await until(async () => (await mailFrom("flaky"))[0], "flaky's greeting");
         expect(greeting).toMatchObject({ kind: "teammate_started", summary: "flaky started; its model fails" });
         expect(greeting.content).toContain(`cannot work: its model call failed: ${AUTH_1}`);
         expect(greeting.content).not.toMatch(/working/);
@@ -90,7 +87,7 @@ for (const version of PI_VERSIONS) {
         await sendMessage(lead, T, { recipient: "flaky", summary: "ping", content: "PING-SAME" });
         await until(() => calls("PING-SAME").length, "flaky's model sees PING-SAME");
         await sleep(1500);
-        expect(mailFrom("flaky")).toHaveLength(1);
+        expect(await mailFrom("flaky")).toHaveLength(1);
 
         // a rate limit: pi retries it twice; the lead hears of it once
         await sendMessage(lead, T, { recipient: "flaky", summary: "ping", content: "PING-RATE" });
@@ -98,7 +95,7 @@ for (const version of PI_VERSIONS) {
         await until(() => w.presence(T, "flaky")?.error?.startsWith("429"), "presence says 429");
         await sleep(1500);
         expect(calls("PING-RATE")).toHaveLength(3);
-        const afterRate = mailFrom("flaky");
+        const afterRate = await mailFrom("flaky");
         expect(afterRate).toHaveLength(2);
         expect(afterRate[1]).toMatchObject({ kind: "model_error", summary: "flaky's model fails" });
         expect(afterRate[1].content).toContain("its model call failed: 429 rate_limit_error: too many requests");
@@ -111,15 +108,15 @@ for (const version of PI_VERSIONS) {
 
         // after a recovery the same failure is news again
         await sendMessage(lead, T, { recipient: "flaky", summary: "ping", content: "PING-AUTH-AGAIN" });
-        await until(() => mailFrom("flaky").length === 3, "a third message from flaky", 30_000, () => mailFrom("flaky").map((m) => m.summary));
-        expect(mailFrom("flaky")[2]).toMatchObject({ kind: "model_error" });
-        expect(mailFrom("flaky")[2].content).toContain(AUTH_2);
+        await until(async () => (await mailFrom("flaky")).length === 3, "a third message from flaky", 30_000, async () => (await mailFrom("flaky")).map((m) => m.summary));
+        expect((await mailFrom("flaky"))[2]).toMatchObject({ kind: "model_error" });
+        expect((await mailFrom("flaky"))[2].content).toContain(AUTH_2);
         expect(w.presence(T, "flaky")).toMatchObject({ state: "error", error: AUTH_2 });
 
         // ---- nokey: pi refuses the prompt before any model call ----
         await until(() => w.presence(T, "nokey")?.state === "error", "nokey in state error", 60_000, () => w.presence(T, "nokey"));
         expect(w.presence(T, "nokey").error).toMatch(/^No API key found for anthropic/);
-        const nk = await until(() => mailFrom("nokey")[0], "nokey's greeting");
+        const nk = await until(async () => (await mailFrom("nokey"))[0], "nokey's greeting");
         expect(nk.content).toMatch(/^nokey is up \(pid \d+, model anthropic\/claude-sonnet-4-5\) but cannot work: its model call failed: No API key found for anthropic/);
         // its mail waits (it cannot read it), and check_teammate says why
         await sendMessage(lead, T, { recipient: "nokey", summary: "ping", content: "PING-NOKEY" });
@@ -127,13 +124,13 @@ for (const version of PI_VERSIONS) {
         const ck = await check("nokey");
         expect(ck.details).toMatchObject({ running: true, state: "error", unread: 1 });
         expect(ck.text).toMatch(/^nokey: running, error \(its model fails: No API key found for anthropic.*\); 1 unread\.$/);
-        expect(mailFrom("nokey")).toHaveLength(1);
+        expect(await mailFrom("nokey")).toHaveLength(1);
 
         // ---- thrower: the provider throws ----
         if (version === "0.73") {
           await until(() => w.presence(T, "thrower")?.state === "error", "thrower in state error", 60_000, () => w.presence(T, "thrower"));
           expect(w.presence(T, "thrower").error).toBe("401 Unauthorized: invalid x-api-key (the provider threw)");
-          const tg = await until(() => mailFrom("thrower")[0], "thrower's greeting");
+          const tg = await until(async () => (await mailFrom("thrower"))[0], "thrower's greeting");
           expect(tg.content).toContain("cannot work: its model call failed: 401 Unauthorized: invalid x-api-key (the provider threw)");
           expect((await check("thrower")).details).toMatchObject({ running: true, state: "error" });
         } else {
@@ -144,7 +141,7 @@ for (const version of PI_VERSIONS) {
           expect(tc.details).toMatchObject({ running: false, state: "stopped" });
           expect(tc.text).toMatch(/^thrower: not running, stopped \(exited: pi crashed .*the provider threw\)/);
         }
-        for (const name of ["flaky", "nokey", "thrower"]) expect(mailFrom(name).filter((m) => /working/.test(m.content)), name).toEqual([]);
+        for (const name of ["flaky", "nokey", "thrower"]) expect((await mailFrom(name)).filter((m) => /working/.test(m.content)), name).toEqual([]);
 
         // ---- shutdown: a teammate in state error that can exit does so at once ----
         for (const name of ["nokey", "flaky"]) {

@@ -104,7 +104,7 @@ for (const version of PI_VERSIONS) {
         expect(w.calls("team-lead").some((c) => c.lastText.includes("worker is up"))).toBe(true); // greeting delivered
 
         // A sender logs message.sent just after the message lands, so the lead can read the report a moment before its event.
-        const ev = await until(() => { const e = w.events(T); return e.some((x) => x.kind === "message.sent" && x.data.summary === "task 1 done") && e; }, "report's message.sent event", 30_000);
+        const ev = await until(() => { const e = w.events(T); return e.some((x) => x.kind === "message.sent" && x.data.summary === "task 1 done") ? e : undefined; }, "report's message.sent event", 30_000);
         const kinds = ev.map((e) => e.kind);
         for (const k of ["team.created", "task.created", "teammate.spawned", "message.sent", "task.claimed", "task.updated", "hook.ran", "message.read"]) expect(kinds, k).toContain(k);
         expect(ev.find((e) => e.kind === "teammate.spawned")?.data).toMatchObject({ name: "worker", kind: "tmux", pane: worker.pane.paneId });
@@ -122,13 +122,15 @@ for (const version of PI_VERSIONS) {
 
         // inbox files: the lead's mail is marked read, nothing unread
         await until(async () => (await w.spool(T, "team-lead")).length === 0, "lead's spool drained");
-        const leadInbox = w.inbox(T, "team-lead")!.messages;
+        // The inbox file follows the store within ~100 ms.
+        const readFromWorker = (m: { from: string; read: boolean }) => m.from === "worker" && m.read;
+        const leadInbox = await until(() => { const m = w.inbox(T, "team-lead")?.messages ?? []; return m.filter(readFromWorker).length >= 2 ? m : undefined; }, "the lead's inbox file shows the worker's mail read");
         expect(leadInbox.filter((m) => m.from === "worker").map((m) => [m.kind ?? "", m.read])).toEqual(expect.arrayContaining([["teammate_started", true], ["", true]]));
         // presence: both agents, fresh, on this machine
         const wp = w.presence(T, "worker");
         expect(wp).toMatchObject({ agent: "worker", pane: worker.pane.paneId });
         expect(["idle", "busy"]).toContain(wp.state);
-        expect(Date.now() - wp.heartbeatAt).toBeLessThan(20_000);
+        expect(Date.now() - Date.parse(wp.heartbeatAt)).toBeLessThan(20_000);
         expect(w.presence(T, "team-lead")).toMatchObject({ agent: "team-lead", pane: leadPane.paneId });
 
         // /reload typed into the teammate's pane: the extension restarts (presence startedAt moves, never "stopped")

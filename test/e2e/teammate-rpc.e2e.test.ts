@@ -10,7 +10,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { addMember, createTask, createTeam, evaluatePlan, sendMessage } from "../../dist/src/index.js";
+import { addMember, createTask, createTeam, evaluatePlan, readEvents, readHistory, sendMessage } from "../../dist/src/index.js";
 import { startPiRpc, PI_VERSIONS, type RpcHandle } from "../support/pi-harness.js";
 import { DEBUG_PROBE, EXT, callsSeeing, makeRepoWithHook, makeWorld, sleep, until, type Script, type World } from "./helpers.js";
 
@@ -78,11 +78,11 @@ for (const version of PI_VERSIONS) {
         expect(pi.events.some((e) => e.type === "extension_error")).toBe(false);
         // no greeting before the model has answered (it would claim a teammate works whose model may fail)
         await sleep(500);
-        expect(w.spool(team, "team-lead").filter((m) => m.from === "alice")).toEqual([]);
+        expect((await w.spool(team, "team-lead")).filter((m) => m.from === "alice")).toEqual([]);
 
         // run 1: a prompt; every tool exists once; the model answers, so the greeting says alice works
         await pi.run("hello");
-        const greet = await until(() => w.spool(team, "team-lead").find((m) => m.kind === "teammate_started" && m.from === "alice"), "teammate_started in the lead's inbox");
+        const greet = await until(async () => (await w.spool(team, "team-lead")).find((m) => m.kind === "teammate_started" && m.from === "alice"), "teammate_started in the lead's inbox");
         expect(greet.content).toMatch(/^alice is up \(pid \d+, model scripted\/scripted-1\) and is working on its initial prompt\.$/);
         const first = w.calls("alice")[0]!;
         for (const name of ["task_claim", "task_update", "send_message", "read_inbox", "debug_counters"]) {
@@ -96,7 +96,7 @@ for (const version of PI_VERSIONS) {
         // run 2: the lead assigns a task (library) → delivered with full text → claim, complete (hook), report
         const task = await createTask(lead, team, { subject: "Write the thing", description: "DESC-LINE-1\nDESC-LINE-2", owner: "alice" });
         await until(() => w.task(team, task.id)?.status === "completed", "task completed", 60_000, () => w.calls("alice").map((c) => c.lastText.slice(0, 80)));
-        await until(() => w.spool(team, "team-lead").some((m) => m.content === `REPORT: task #${task.id} is complete`), "report in the lead's inbox");
+        await until(async () => (await w.spool(team, "team-lead")).some((m) => m.content === `REPORT: task #${task.id} is complete`), "report in the lead's inbox");
         await pi.waitIdle({ timeoutMs: 30_000 });
         const seen = callsSeeing(w.calls("alice"), `Task #${task.id} assigned to you`);
         expect(seen).toHaveLength(1);
@@ -105,12 +105,14 @@ for (const version of PI_VERSIONS) {
         const t = w.task(team, task.id);
         expect(t).toMatchObject({ status: "completed", owner: "alice" });
         expect(readFileSync(marker, "utf8")).toBe(`${team} agent=alice task=${task.id}\n`);
-        const kinds = w.events(team).map((e) => e.kind);
+        // The store (events.jsonl and the inbox files follow within ~100 ms).
+        const events = await readEvents(lead, team);
+        const kinds = events.map((e) => e.kind);
         for (const k of ["task.created", "message.sent", "message.read", "task.claimed", "task.updated", "hook.ran"]) expect(kinds, k).toContain(k);
-        expect(w.events(team).find((e) => e.kind === "hook.ran")?.data).toMatchObject({ taskId: task.id, outcome: "ok" });
-        const assigned = w.inbox(team, "alice")?.messages.find((m) => m.kind === "task_assigned");
+        expect(events.find((e) => e.kind === "hook.ran")?.data).toMatchObject({ taskId: task.id, outcome: "ok" });
+        const assigned = (await readHistory(lead, team, "alice")).messages.find((m) => m.kind === "task_assigned");
         expect(assigned?.read).toBe(true);
-        expect(w.spool(team, "alice")).toEqual([]);
+        expect(await w.spool(team, "alice")).toEqual([]);
 
         // run 3: another message; identity still in the system prompt
         await sendMessage(lead, team, { recipient: "alice", summary: "third", content: "THIRD-RUN-PING" });
@@ -152,7 +154,7 @@ for (const version of PI_VERSIONS) {
         expect(beatsAfter).toBeLessThanOrEqual(13);
         expect(beatsAfter).toBeGreaterThanOrEqual(3); // and it still beats
         expect(callsSeeing(w.calls("alice"), "AFTER-RELOAD-PING")).toHaveLength(1);
-        expect(w.spool(team, "alice")).toEqual([]);
+        expect(await w.spool(team, "alice")).toEqual([]);
         expect(pi.events.filter((e) => e.type === "extension_error")).toEqual([]);
       } finally {
         await pi.close();
@@ -196,7 +198,7 @@ for (const version of PI_VERSIONS) {
       const pi = await startPiRpc({ version, cwd: w.tmp, env: w.env, extensions: [EXT] });
       try {
         // no prompt and no model call yet: after the greeting's wait (300 ms here) bob greets without claiming to work
-        const greet = await until(() => w.spool(team, "team-lead").find((m) => m.kind === "teammate_started" && m.from === "bob"), "bob's greeting");
+        const greet = await until(async () => (await w.spool(team, "team-lead")).find((m) => m.kind === "teammate_started" && m.from === "bob"), "bob's greeting");
         expect(greet.content).toMatch(/^bob is up \(pid \d+, model scripted\/scripted-1\) and is waiting for a prompt\.$/);
         await pi.run("hello");
         expect(w.calls("bob")[0]!.systemPrompt).toMatch(/PLAN MODE/);
@@ -209,7 +211,7 @@ for (const version of PI_VERSIONS) {
         expect(JSON.stringify(blocked[0]!.result)).toMatch(/task_submit_plan/);
         expect(readFileSync(file, "utf8")).toBe("old line\n");
         expect(w.task(team, task.id)).toMatchObject({ status: "planning", owner: "bob", plan: "1. change file.txt" });
-        expect(w.spool(team, "team-lead").some((m) => m.kind === "plan_submitted")).toBe(true);
+        expect((await w.spool(team, "team-lead")).some((m) => m.kind === "plan_submitted")).toBe(true);
 
         await evaluatePlan(lead, team, task.id, "approve");
         await until(() => w.task(team, task.id)?.status === "completed", "task completed after approval", 60_000);
@@ -218,7 +220,7 @@ for (const version of PI_VERSIONS) {
         expect(edits).toHaveLength(2);
         expect(edits[1]!.isError).toBe(false);
         expect(readFileSync(file, "utf8")).toBe("new line\n");
-        const kinds = w.events(team).map((e) => e.kind);
+        const kinds = (await readEvents(lead, team)).map((e) => e.kind);
         expect(kinds).toEqual(expect.arrayContaining(["plan.submitted", "plan.approved", "task.updated"]));
       } finally {
         await pi.close();

@@ -158,7 +158,15 @@ export function writeAtomic(root: string, file: string, data: string | Buffer, o
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   let fd: number | undefined;
   try {
-    fd = openFile(tmp, CREATE_NEW);
+    try {
+      fd = openFile(tmp, CREATE_NEW);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      // The directory was removed behind this process's back (the team deleted and made again elsewhere).
+      forgetDirs(dir);
+      ensureDir(root, dir);
+      fd = openFile(tmp, CREATE_NEW);
+    }
     writeAll(fd, typeof data === "string" ? Buffer.from(data, "utf8") : data);
     if (opts.sync || opts.durable) fs.fsyncSync(fd);
     fs.closeSync(fd);

@@ -145,7 +145,19 @@ class Engine implements LogHost {
     if (first) throw first;
   }
 
+  /**
+   * Once per team per process: if the documented files lag behind the log (the
+   * process that made the change was killed before writing them), write them soon.
+   */
+  checkFiles(log: TeamLog): void {
+    if (this.filesChecked.has(log.team)) return;
+    this.filesChecked.add(log.team);
+    if ((readMark(this.layout, log.team)?.lsn ?? 0) < log.state.lsn) this.changed(log);
+  }
+  private filesChecked = new Set<string>();
+
   forget(team: string): void {
+    this.filesChecked.delete(team);
     this.logs.get(team)?.close();
     this.logs.delete(team);
     this.dirty.delete(team);
@@ -274,6 +286,7 @@ export class JsonStore implements TeamStore {
       if (e instanceof TeamsError && e.code === "NOT_FOUND") { this.engine.forget(team); throw notFound(team); }
       throw e;
     }
+    this.engine.checkFiles(log);
     return log;
   }
 

@@ -3,6 +3,7 @@
  * invariant 3). The documented files (docs/storage.md) and the log they are
  * derived from.
  */
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { validateName, validateTaskId } from "../../names.js";
 
@@ -17,7 +18,12 @@ export class Layout {
   runtimeDir(team: string) { return path.join(this.teamDir(team), "runtime"); }
   runtimeFile(team: string, agent: string) { return path.join(this.runtimeDir(team), `${validateName("agent_name", agent)}.json`); }
   /** What a named lock (withLock) is taken on: `<this>.lock` is the lock directory. */
-  namedLock(team: string, name: string) { return path.join(this.runtimeDir(team), `${encodeURIComponent(name).replace(/\./g, "%2E").toLowerCase()}.named`); }
+  namedLock(team: string, name: string) {
+    const enc = encodeURIComponent(name).replace(/\./g, "%2E").toLowerCase();
+    // Encoding triples non-ASCII names: a long one goes by its hash, so the lock's file name stays under 255 bytes.
+    const base = enc.length <= 120 ? enc : `${enc.slice(0, 60)}~${createHash("sha256").update(enc).digest("hex").slice(0, 32)}`;
+    return path.join(this.runtimeDir(team), `${base}.named`);
+  }
   events(team: string) { return path.join(this.teamDir(team), "events.jsonl"); }
   docsDir(team: string) { return path.join(this.teamDir(team), "docs"); }
   docFile(team: string, coll: string) { return path.join(this.docsDir(team), `${encodeURIComponent(coll).replace(/\./g, "%2E")}.json`); }

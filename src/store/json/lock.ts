@@ -13,7 +13,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { TeamsError } from "../../errors.js";
-import { DIR_MODE, ensureDir, ioError } from "./files.js";
+import { DIR_MODE, ensureDir, forgetDirs, ioError } from "./files.js";
 
 export const STALE_MS = 4000;
 const REFRESH_MS = 1000;
@@ -36,17 +36,28 @@ function fresh(lockDir: string): boolean {
   }
 }
 
-/** One attempt: mkdir the lock directory, taking over a stale one. True when we hold it now. */
-function attempt(lockDir: string): boolean {
-  for (let i = 0; i < 2; i++) {
+/**
+ * One attempt: mkdir the lock directory, taking over a stale one. True when we
+ * hold it now. `recreate`: make its directory again if it was removed.
+ */
+function attempt(root: string, lockDir: string, recreate: boolean): boolean {
+  let tookOver = false;
+  for (let i = 0; i < 4; i++) {
     try {
       fs.mkdirSync(lockDir, { mode: DIR_MODE });
       held.set(lockDir, fs.lstatSync(lockDir).ino);
       return true;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" && recreate && i < 3) {
+        // Its directory was removed behind this process's back (the team deleted and made again elsewhere).
+        forgetDirs(path.dirname(lockDir));
+        ensureDir(root, path.dirname(lockDir));
+        continue;
+      }
       if (code !== "EEXIST") throw ioError(`cannot lock ${lockDir}`, e);
-      if (i > 0 || fresh(lockDir) || !takeOver(lockDir)) return false;
+      if (tookOver || fresh(lockDir) || !takeOver(lockDir)) return false;
+      tookOver = true;
     }
   }
   return false;
@@ -100,7 +111,7 @@ export function tryLockSync<T>(root: string, file: string, fn: () => T): { value
   const lockDir = `${file}.lock`;
   if (fresh(lockDir)) return undefined;
   ensureDir(root, path.dirname(file));
-  if (!attempt(lockDir)) return undefined;
+  if (!attempt(root, lockDir, false)) return undefined;
   try {
     return { value: fn() };
   } finally {
@@ -128,7 +139,7 @@ async function locked<T>(root: string, file: string, fn: () => T | Promise<T>): 
   ensureDir(root, path.dirname(file));
   const lockDir = `${file}.lock`;
   const started = Date.now();
-  for (let n = 0; !attempt(lockDir); n++) {
+  for (let n = 0; !attempt(root, lockDir, true); n++) {
     if (Date.now() - started > waitMs()) {
       throw new TeamsError("LOCKED", `${file} stayed locked for ${Math.round(waitMs() / 1000)} s; another process is holding it and keeps it fresh, so it is alive. Retry; if it persists, look for a hung clanker-teams or agent process (a dead holder's lock is taken over within 5 s).`, { file });
     }
