@@ -6,13 +6,12 @@
  * fs.watch on the log for JSON, LISTEN/NOTIFY for PostgreSQL).
  */
 import fs from "node:fs";
-import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { readHistory, sendMessage, unreadPeek } from "../src/index.js";
 import { checkEvents, checkMessages, type SentMessage } from "./verify.js";
 import { TEAM, hostEnv, makeTeam, uncontended, whereLabel, withStore } from "./common.js";
 import { freshDir, type StoreKind } from "./stores.js";
-import { closeAll, nowAbs, roundStats, sleep, startWorkers, stats, type Check, type FromWorker, type Metric, type RepeatResult, type Target } from "./util.js";
+import { closeAll, roundStats, sleep, startWorkers, stats, type Check, type FromWorker, type Metric, type RepeatResult, type Target } from "./util.js";
 
 /** Another process sends 1 message; the reader (its own process) reads its inbox: p50 at 100 and 1,000 messages of history. */
 export async function readOneScenario(kind: StoreKind, quick: boolean, x: Target): Promise<RepeatResult> {
@@ -185,4 +184,3 @@ export async function wakeScenario(kind: StoreKind, quick: boolean, p99: Target)
   });
 }
 
-void path; void nowAbs;

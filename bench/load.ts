@@ -4,11 +4,12 @@
  * measures the store's primitive uncontended (in this process) and contended
  * (in the scenario's own worker processes, right before the scenario).
  */
-import { createTask, unreadPeek, readHistory, type Ctx } from "../src/index.js";
+import { createTask, unreadPeek, readHistory } from "../src/index.js";
 import { checkEvents, checkJsonFiles, checkMessages, taskDiff, type ExpectedTask, type SentMessage } from "./verify.js";
 import { TEAM, contendedPrims, contendedSetup, makeTeam, opsPerS, uncontended, whereLabel, withStore } from "./common.js";
-import type { StoreKind } from "./stores.js";
-import { closeAll, phaseAll, round, roundStats, startWorkers, stats, type Check, type Metric, type Prim, type RepeatResult, type Target } from "./util.js";
+import type { BenchStore, StoreKind } from "./stores.js";
+import type { Worker, WorkerSpec } from "./util.js";
+import { closeAll, phaseAll, roundStats, startWorkers, stats, type Check, type Done, type Metric, type Prim, type RepeatResult, type Target } from "./util.js";
 
 export interface LoadTargets {
   throughput?: Target;
@@ -20,10 +21,15 @@ export interface LoadTargets {
   claimP99?: Target;
 }
 
+/** fdatasync calls (JSON) or statements (PostgreSQL) per operation, over every process of the phase. */
+function ioMetric(kind: StoreKind, done: Done[], ops: number): Metric {
+  return { name: kind === "pg" ? "statements per op" : "fdatasync per op", value: done.reduce((a, d) => a + d.io, 0) / ops, unit: "/op" };
+}
+
 const names = (n: number) => Array.from({ length: n }, (_, i) => `w${i + 1}`);
 
 /** Primitive figures for a repeat: "write" always, "write×N" when N > 1 (from the workers' prim phase). */
-async function runWithPrims(kind: StoreKind, s: Parameters<Parameters<typeof withStore>[2]>[0], procs: number, quick: boolean, specs: (prim: Record<string, unknown>) => Parameters<typeof startWorkers>[0], main: (w: Awaited<ReturnType<typeof startWorkers>>) => Promise<import("./util.js").Done[]>) {
+async function runWithPrims(kind: StoreKind, s: BenchStore, procs: number, quick: boolean, specs: (prim: Record<string, unknown>) => WorkerSpec[], main: (w: Worker[]) => Promise<Done[]>) {
   const prims: Record<string, Prim> = { write: await uncontended(s, quick) };
   const cont = await contendedSetup(s);
   const workers = await startWorkers(specs(cont.prim));
@@ -78,6 +84,8 @@ export async function sendsScenario(kind: StoreKind, procs: number, per: number,
           { name: "send p99", value: st.p99, unit: "ms", target: t.p99 },
         ];
     metrics.push({ name: "CPU per send (all processes)", value: cpu, unit: "ms" });
+    metrics.push({ name: "  of which in the kernel", value: done.reduce((a, d) => a + d.sysMs, 0) / total, unit: "ms" });
+    metrics.push(ioMetric(kind, done, total));
     return { metrics, prims, checks, details: { procs, per, latency: roundStats(st), where: whereLabel(kind) } };
   });
 }
@@ -136,6 +144,8 @@ export async function tasksScenario(kind: StoreKind, procs: number, creates: num
           { name: "update p99", value: us.p99, unit: "ms" },
         ];
     metrics.push({ name: "CPU per op (all processes)", value: cpu, unit: "ms" });
+    metrics.push({ name: "  of which in the kernel", value: done.reduce((a, d) => a + d.sysMs, 0) / ops, unit: "ms" });
+    metrics.push(ioMetric(kind, done, ops));
     return { metrics, prims, checks, details: { procs, creates, updates: 2 * creates, create: roundStats(cs), update: roundStats(us), where: whereLabel(kind) } };
   });
 }
@@ -182,6 +192,7 @@ export async function claimsScenario(kind: StoreKind, procs: number, perProc: nu
         { name: "claim p50", value: st.p50, unit: "ms", vs: { prim: `write×${procs} p50`, kind: "x" } },
         { name: "claim p99", value: st.p99, unit: "ms", target: t.claimP99 },
         { name: "claim max", value: st.max, unit: "ms" },
+        ioMetric(kind, done, claimed),
       ],
       prims,
       checks,
@@ -190,5 +201,3 @@ export async function claimsScenario(kind: StoreKind, procs: number, perProc: nu
   });
 }
 
-export type { Ctx };
-void round;

@@ -14,10 +14,11 @@ import { claimsScenario, sendsScenario, tasksScenario } from "./load.js";
 import { historyScenario, readOneScenario, wakeScenario } from "./latency.js";
 import { recoveryScenario, staleLockScenario } from "./faults.js";
 import { inodesScenario } from "./inodes.js";
+import { costsScenario } from "./costs.js";
 import { benchDelivery } from "./delivery.js";
 import { freshStore, pgUnavailable, stopBenchCluster, tmpfsAvailable, type StoreKind } from "./stores.js";
 import { leaseMs } from "../src/index.js";
-import { median, met, round, stats, type BenchOptions, type Check, type Metric, type Prim, type RepeatResult, type Target } from "./util.js";
+import { median, met, round, type BenchOptions, type Check, type Metric, type RepeatResult, type Target } from "./util.js";
 
 interface Scenario {
   name: string;
@@ -83,6 +84,7 @@ const SCENARIOS: Scenario[] = [
   { name: "json.stale-lock", store: "json", inQuick: true, about: "named lock of a SIGKILLed holder, 3 waiting", run: () => staleLockScenario("json", le(5)) },
   { name: "json.recovery-local", store: "json", inQuick: true, about: "SIGKILLed task owner on this host (pid) → pending", run: () => recoveryScenario("json", "local", le(5)) },
   { name: "json.recovery-remote", store: "json", inQuick: false, repeats: 1, about: `SIGKILLed task owner on another host (heartbeat, lease ${LEASE_S} s) → pending`, run: () => recoveryScenario("json", "remote", le(40)) },
+  { name: "json.costs", store: "json-tmpfs", inQuick: true, about: "what one operation costs, piece by piece (one process, tmpfs)", run: (o) => costsScenario(o.quick) },
   { name: "json.inodes", store: "json", inQuick: true, about: "new inodes and file calls per operation on the hot paths", run: (o) => inodesScenario(o.quick, le(0)) },
   // ---- PostgreSQL (the bench's own durable cluster) ----
   { name: "pg.send-1", store: "pg", inQuick: true, about: "1 process × 100 sends", run: (o) => sendsScenario("pg", 1, 100, o.quick, { p50x: le(1.5) }) },
@@ -94,8 +96,12 @@ const SCENARIOS: Scenario[] = [
   { name: "pg.wake", store: "pg", inQuick: true, about: "idle waiter on one \"host\" woken by a send from another (LISTEN/NOTIFY)", run: (o) => wakeScenario("pg", o.quick, le(100)) },
   { name: "pg.delivery-0.73", store: "pg", inQuick: false, about: "send → idle real pi 0.73 on PostgreSQL starts a run", run: (o) => delivery(o, "pg", "0.73", le(1000)) },
   { name: "pg.stale-lock", store: "pg", inQuick: true, about: "named lock of a SIGKILLed holder, 3 waiting", run: () => staleLockScenario("pg", le(5)) },
+  { name: "pg.recovery-local", store: "pg", inQuick: true, about: "SIGKILLed task owner on this host (pid) → pending", run: () => recoveryScenario("pg", "local", le(5)) },
   { name: "pg.recovery-remote", store: "pg", inQuick: false, repeats: 1, about: `SIGKILLed task owner on another host (heartbeat, lease ${LEASE_S} s) → pending`, run: () => recoveryScenario("pg", "remote", le(40)) },
 ];
+
+/** A mistake on the command line: printed without a stack. */
+class UsageError extends Error {}
 
 function usage(): string {
   return [
@@ -114,15 +120,15 @@ function parseArgs(argv: string[]): Args {
   const a: Args = { quick: false, out: path.resolve(".bench-out/results.json") };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i];
-    const val = (flag: string) => (x.includes("=") ? x.slice(x.indexOf("=") + 1) : argv[++i]) ?? (() => { throw new Error(`${flag} needs a value`); })();
+    const val = (flag: string) => (x.includes("=") ? x.slice(x.indexOf("=") + 1) : argv[++i]) ?? (() => { throw new UsageError(`${flag} needs a value`); })();
     if (x === "--quick") a.quick = true;
     else if (x === "--only" || x.startsWith("--only=")) a.only = [...(a.only ?? []), ...val("--only").split(",").map((s) => s.trim()).filter(Boolean)];
     else if (x === "--repeats" || x.startsWith("--repeats=")) {
       a.repeats = Number(val("--repeats"));
-      if (!Number.isInteger(a.repeats) || a.repeats < 1) throw new Error("--repeats must be a whole number ≥ 1");
+      if (!Number.isInteger(a.repeats) || a.repeats < 1) throw new UsageError("--repeats must be a whole number ≥ 1");
     } else if (x === "--out" || x.startsWith("--out=")) a.out = path.resolve(val("--out"));
     else if (x === "--help" || x === "-h") { console.log(usage()); process.exit(0); }
-    else throw new Error(`unknown argument ${x}\n${usage()}`);
+    else throw new UsageError(`unknown argument ${x}\n${usage()}`);
   }
   return a;
 }
@@ -132,7 +138,7 @@ function select(a: Args): Scenario[] {
   const picked = new Set<Scenario>();
   for (const o of a.only) {
     const hits = SCENARIOS.filter((s) => s.name === o || s.name.split(".")[1] === o || s.name.startsWith(`${o}.`));
-    if (!hits.length) throw new Error(`unknown scenario "${o}"\n${usage()}`);
+    if (!hits.length) throw new UsageError(`unknown scenario "${o}"\n${usage()}`);
     // A whole store by prefix follows --quick; a named scenario always runs.
     for (const h of hits) if (h.name === o || h.name.split(".")[1] === o || !a.quick || h.inQuick) picked.add(h);
   }
@@ -336,11 +342,9 @@ async function main(): Promise<number> {
   return failed.length ? 1 : 0;
 }
 
-void stats;
-void (0 as unknown as Prim);
 
 main().then((code) => process.exit(code), (e) => {
-  console.error((e as Error).stack ?? (e as Error).message);
+  console.error(e instanceof UsageError ? e.message : (e as Error).stack ?? (e as Error).message);
   stopBenchCluster();
   process.exit(2);
 });

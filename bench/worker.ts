@@ -36,11 +36,34 @@ process.on("message", (m: { type: string; id?: number; phase?: string; args?: Ar
 });
 process.on("disconnect", () => process.exit(0));
 
+/**
+ * Durable writes (JSON: fdatasync/fsync calls) or statements (PostgreSQL:
+ * queries sent by the pg client) this process made: counted for every phase,
+ * so a scenario can say how many each operation costs. Negligible overhead.
+ */
+let io = 0;
+async function countIo(store: StoreRef): Promise<void> {
+  if (store.db) {
+    const pg = (await import("pg")).default;
+    const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+    const orig = proto.query;
+    proto.query = function (this: unknown, ...a: unknown[]) { io++; return orig.apply(this, a); };
+    return;
+  }
+  const mod = fs as unknown as Record<string, (...a: unknown[]) => unknown>;
+  for (const name of ["fdatasyncSync", "fsyncSync"]) {
+    const orig = mod[name];
+    mod[name] = function (this: unknown, ...a: unknown[]) { io++; return orig.apply(this, a); };
+  }
+}
+
 async function init(m: Init): Promise<void> {
   try {
-    const role = ROLES[m.role];
-    if (!role) throw new Error(`unknown role ${m.role}`);
-    phases = { prim: primPhase(m), ...(await role(m)) };
+    if (m.role !== "inodes") await countIo(m.store);
+    const r = ROLES[m.role];
+    if (!r) throw new Error(`unknown role ${m.role}`);
+    role = m.role;
+    phases = { prim: primPhase(m), ...(await r(m)) };
     post({ type: "ready" });
   } catch (e) {
     post({ type: "error", message: (e as Error).stack ?? String(e) });
@@ -48,16 +71,44 @@ async function init(m: Init): Promise<void> {
   }
 }
 
-async function run(id: number, phase: string, args: Args): Promise<void> {
-  const fn = phases[phase];
+/**
+ * CLANKER_BENCH_CPU_PROF=DIR: a V8 CPU profile of each measured phase (not
+ * start-up, warm-up or the primitive), DIR/<role>-<pid>-<phase>-<n>.cpuprofile;
+ * summarize them with `node dist/bench/cpuprofile.js DIR`.
+ */
+const profDir = process.env.CLANKER_BENCH_CPU_PROF;
+let session: import("node:inspector").Session | undefined;
+let role = "";
+async function profiled<T>(phase: string, id: number, fn: () => Promise<T>): Promise<T> {
+  if (!profDir || phase === "prim") return fn();
+  const inspector = await import("node:inspector");
+  if (!session) { session = new inspector.Session(); session.connect(); }
+  const s = session;
+  const post = (method: string, params?: object) => new Promise<unknown>((res, rej) => s.post(method, params ?? {}, (e, r) => (e ? rej(e) : res(r))));
+  await post("Profiler.enable");
+  await post("Profiler.setSamplingInterval", { interval: 200 });
+  await post("Profiler.start");
   try {
-    if (!fn) throw new Error(`role has no phase ${phase}`);
+    return await fn();
+  } finally {
+    const { profile } = (await post("Profiler.stop")) as { profile: unknown };
+    fs.mkdirSync(profDir, { recursive: true });
+    fs.writeFileSync(`${profDir}/${role}-${process.pid}-${phase}-${id}.cpuprofile`, JSON.stringify(profile));
+  }
+}
+
+async function run(id: number, phase: string, args: Args): Promise<void> {
+  const fn0 = phases[phase];
+  const fn = fn0 && ((a: Args) => profiled(phase, id, () => fn0(a)));
+  try {
+    if (!fn0) throw new Error(`role has no phase ${phase}`);
     const cpu0 = process.cpuUsage();
+    const io0 = io;
     const start = nowAbs();
     const result = await fn(args);
     const end = nowAbs();
     const d = process.cpuUsage(cpu0);
-    post({ type: "done", id, phase, start, end, cpuMs: (d.user + d.system) / 1000, result });
+    post({ type: "done", id, phase, start, end, cpuMs: (d.user + d.system) / 1000, sysMs: d.system / 1000, io: io - io0, result });
   } catch (e) {
     post({ type: "error", id, message: (e as Error).stack ?? String(e) });
   }
@@ -300,7 +351,7 @@ const ROLES: Record<string, Role> = {
     await readInbox(L, team);
     await appendEvent(L, team, "bench.warm", {});
     await L.store.flush();
-    return { main: (args) => inodeRun(counter, L, M, team, lead, mate, args) };
+    return { main: (args) => inodeRun(counter, L, M, team, lead, args) };
   },
 };
 
@@ -359,7 +410,7 @@ async function taskWork(ctx: Ctx, team: string, name: string, creates: number) {
  * rewrite of the derived files). Counts files and directories created during
  * the operation calls ("commit path") and outside them (timers, flush).
  */
-async function inodeRun(counter: FsCounter, L: Ctx, M: Ctx, team: string, lead: string, mate: string, args: Args) {
+async function inodeRun(counter: FsCounter, L: Ctx, M: Ctx, team: string, lead: string, args: Args) {
   const n = Number(args.n);
   const spaced = Number(args.spaced);
   const gapMs = Number(args.gapMs);
@@ -401,8 +452,6 @@ async function inodeRun(counter: FsCounter, L: Ctx, M: Ctx, team: string, lead: 
     }
     out[kind] = res;
   }
-  void mate;
   return out;
 }
 
-void fs;
