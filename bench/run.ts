@@ -85,7 +85,7 @@ const SCENARIOS: Scenario[] = [
   { name: "json.recovery-local", store: "json", inQuick: true, about: "SIGKILLed task owner on this host (pid) → pending", run: () => recoveryScenario("json", "local", le(5)) },
   { name: "json.recovery-remote", store: "json", inQuick: false, repeats: 1, about: `SIGKILLed task owner on another host (heartbeat, lease ${LEASE_S} s) → pending`, run: () => recoveryScenario("json", "remote", le(40)) },
   { name: "json.costs", store: "json-tmpfs", inQuick: true, about: "what one operation costs, piece by piece (one process, tmpfs)", run: (o) => costsScenario(o.quick) },
-  { name: "json.inodes", store: "json", inQuick: true, about: "new inodes and file calls per operation on the hot paths", run: (o) => inodesScenario(o.quick, le(0)) },
+  { name: "json.inodes", store: "json", inQuick: true, repeats: 1, about: "new inodes and file calls per operation on the hot paths", run: (o) => inodesScenario(o.quick, le(0)) },
   // ---- PostgreSQL (the bench's own durable cluster) ----
   { name: "pg.send-1", store: "pg", inQuick: true, about: "1 process × 100 sends", run: (o) => sendsScenario("pg", 1, 100, o.quick, { p50x: le(1.5) }) },
   { name: "pg.sends-16", store: "pg", inQuick: true, about: "16 processes × 100 sends to one inbox", run: (o) => sendsScenario("pg", 16, o.quick ? 30 : 100, o.quick, { throughputRef: "json.sends-16:throughput" }) },

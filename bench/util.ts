@@ -46,7 +46,7 @@ export function roundStats(s: Stats): Record<string, number> {
 export type FromWorker =
   | { type: "ready" }
   | { type: "event"; name: string; at: number; data?: unknown }
-  | { type: "done"; id: number; phase: string; start: number; end: number; cpuMs: number; sysMs: number; io: number; result: unknown }
+  | { type: "done"; id: number; phase: string; start: number; end: number; cpuMs: number; sysMs: number; io: number; ioLat: number[]; result: unknown }
   | { type: "error"; id?: number; message: string };
 
 export type Done = Extract<FromWorker, { type: "done" }>;

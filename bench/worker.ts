@@ -42,6 +42,8 @@ process.on("disconnect", () => process.exit(0));
  * so a scenario can say how many each operation costs. Negligible overhead.
  */
 let io = 0;
+/** How long each of those fdatasync/fsync calls took (JSON store), ms. */
+const ioLat: number[] = [];
 async function countIo(store: StoreRef): Promise<void> {
   if (store.db) {
     const pg = (await import("pg")).default;
@@ -53,7 +55,11 @@ async function countIo(store: StoreRef): Promise<void> {
   const mod = fs as unknown as Record<string, (...a: unknown[]) => unknown>;
   for (const name of ["fdatasyncSync", "fsyncSync"]) {
     const orig = mod[name];
-    mod[name] = function (this: unknown, ...a: unknown[]) { io++; return orig.apply(this, a); };
+    mod[name] = function (this: unknown, ...a: unknown[]) {
+      io++;
+      const t0 = performance.now();
+      try { return orig.apply(this, a); } finally { ioLat.push(performance.now() - t0); }
+    };
   }
 }
 
@@ -104,11 +110,12 @@ async function run(id: number, phase: string, args: Args): Promise<void> {
     if (!fn0) throw new Error(`role has no phase ${phase}`);
     const cpu0 = process.cpuUsage();
     const io0 = io;
+    const ioLat0 = ioLat.length;
     const start = nowAbs();
     const result = await fn(args);
     const end = nowAbs();
     const d = process.cpuUsage(cpu0);
-    post({ type: "done", id, phase, start, end, cpuMs: (d.user + d.system) / 1000, sysMs: d.system / 1000, io: io - io0, result });
+    post({ type: "done", id, phase, start, end, cpuMs: (d.user + d.system) / 1000, sysMs: d.system / 1000, io: io - io0, ioLat: ioLat.slice(ioLat0), result });
   } catch (e) {
     post({ type: "error", id, message: (e as Error).stack ?? String(e) });
   }
