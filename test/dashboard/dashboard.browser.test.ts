@@ -130,7 +130,7 @@ describe("dashboard on the JSON store, in Chromium", () => {
     expect(await member("alice").textContent()).toContain(`#${cart.id}`);
     const leadUnread = await lead.store.unreadCount(team, "team-lead");
     expect(leadUnread).toBeGreaterThan(0);
-    expect(await member("team-lead").locator("dd .unread").textContent()).toBe(String(leadUnread));
+    expect(await member("team-lead").locator(".unread").textContent()).toBe(`${leadUnread} unread`);
 
     // Live, by the open stream: no reload and no request at all from the page meanwhile (no polling).
     await page.evaluate(() => { (window as any).__marker = 42; });
@@ -158,7 +158,7 @@ describe("dashboard on the JSON store, in Chromium", () => {
     expect(await page.evaluate(() => [(window as any).__marker, performance.getEntriesByType("navigation").length])).toEqual([42, 1]);
 
     // Alice's mail: threads by sender, hostile HTML as text.
-    await page.click(`#mail-members a[href="#mail/alice"]`);
+    await page.click(`#mail-members a[href="#/mail/alice"]`);
     await page.waitForSelector(`.thread[data-from="bob"]`);
     expect(await page.locator(`.thread[data-from="bob"] .msg`).count()).toBe(2);
     expect(await page.locator(`.thread[data-from="bob"] .msg`, { hasText: "Schema question" }).locator(".content").textContent()).toBe(HOSTILE_MESSAGE);
@@ -184,13 +184,18 @@ describe("dashboard on the JSON store, in Chromium", () => {
     expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
     expect(errors).toEqual([]);
 
+    // Presence has no events: the 1 s check shows a member that stopped (bob's process exits and says so).
+    await stopAgent(bob);
+    await page.click(`.tabs a[data-view="board"]`);
+    await page.locator(`#members .member[data-name="bob"] .state-label`, { hasText: "stopped" }).waitFor({ timeout: 3000 });
+
     // Screenshots for docs/dashboard.md, light and dark: the board with a plan to review, and alice's mail.
-    await page.goto(`${d.origin}/?team=${team}#board`);
+    await page.goto(`${d.origin}/?team=${team}#/board`);
     await cardIn(page, live.id).waitFor();
     await page.screenshot({ path: path.join(SHOTS, "board-light.png") });
     await page.emulateMedia({ colorScheme: "dark" });
     await page.screenshot({ path: path.join(SHOTS, "board-dark.png") });
-    await page.goto(`${d.origin}/?team=${team}#mail/alice`);
+    await page.goto(`${d.origin}/?team=${team}#/mail/alice`);
     await page.waitForSelector(`.thread[data-from="team-lead"]`);
     await page.screenshot({ path: path.join(SHOTS, "mail-dark.png") });
     await page.emulateMedia({ colorScheme: "light" });

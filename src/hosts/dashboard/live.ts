@@ -7,6 +7,7 @@
  * that died, and liveness judged by the store's clock).
  */
 import type { Ctx } from "../../context.js";
+import { visible } from "../../text/safe.js";
 import type { TeamConfig, TeamEvent } from "../../schemas.js";
 import { docsView, membersView, readAllTasks, taskView, teamInfo, type DocsView, type MemberView, type TaskView } from "./view.js";
 
@@ -162,6 +163,8 @@ export class TeamFeed {
   private problem(msg: string): void {
     if (msg === this.lastProblem) return;
     this.lastProblem = msg;
+    // The person who started the dashboard sees it too (once per distinct error).
+    process.stderr.write(msg ? `dashboard: cannot read team ${visible(this.team)}: ${visible(msg)}\n` : `dashboard: team ${visible(this.team)} can be read again\n`);
     this.broadcast("problem", { error: msg || null });
   }
 

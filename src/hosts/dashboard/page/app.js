@@ -11,7 +11,7 @@ const $ = (sel) => document.querySelector(sel);
 
 // ---- DOM helpers --------------------------------------------------------------------
 
-// No HTML sinks, no handlers from strings, no URLs but the page's own #fragments.
+// No HTML sinks, no handlers from strings, no URLs but the page's own #/routes.
 const FORBIDDEN_PROPS = /^(innerHTML|outerHTML|srcdoc|insertAdjacentHTML|on.+|src|action|formAction)$/i;
 
 /** An element with properties and children; strings become text nodes. */
@@ -19,7 +19,7 @@ function h(tag, props, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(props ?? {})) {
     if (v === undefined || v === null || v === false) continue;
-    if (FORBIDDEN_PROPS.test(k) || (k === "href" && !String(v).startsWith("#"))) throw new Error(`h(): ${k} is not set this way`);
+    if (FORBIDDEN_PROPS.test(k) || (k === "href" && !String(v).startsWith("#/"))) throw new Error(`h(): ${k} is not set this way`);
     if (k === "class") el.className = v;
     else if (k === "dataset") Object.assign(el.dataset, v);
     else if (k === "on") for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
@@ -86,10 +86,11 @@ const state = {
 };
 let stream = null;
 
-// ---- routing: ?team=NAME selects the team, #board | #mail/NAME | #events the view ------------
+// ---- routing: ?team=NAME selects the team, #/board | #/mail/NAME | #/events the view ------------
+// (Routes start with "/" so that no route is also an element id the browser would scroll to.)
 
 function route() {
-  const hash = decodeURIComponent(location.hash.slice(1));
+  const hash = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
   if (!state.team) return setView("teams");
   if (hash.startsWith("mail")) {
     const agent = hash.slice(5) || state.mailAgent || state.info?.me || null;
@@ -106,7 +107,7 @@ function setView(v) {
 
 function selectTeam(team) {
   if (team === state.team) return;
-  history.pushState(null, "", team ? `/?team=${encodeURIComponent(team)}#board` : "/");
+  history.pushState(null, "", team ? `/?team=${encodeURIComponent(team)}#/board` : "/");
   start();
 }
 
@@ -197,8 +198,13 @@ function applyUpdate(d) {
     for (const t of d.tasks ?? []) state.tasks.set(t.id, t);
     for (const id of d.removed ?? []) state.tasks.delete(id);
     renderBoard();
-    if (state.openTask) renderTaskInfo();
+    if (state.openTask) {
+      renderTaskInfo();
+      // The actions on offer follow the task (a plan to review, an owner to release), but a half-typed feedback stays.
+      if (actionsKey(state.tasks.get(state.openTask)) !== state.actionsKey) renderTaskActions();
+    }
   }
+  if (d.members) state.members = d.members;
   if (d.members || d.tasks) renderMembers();
   if (d.events) {
     const fresh = d.events.filter((e) => e.seq > state.lastSeq);
@@ -283,24 +289,23 @@ function renderMembers() {
 }
 
 function memberCard(m) {
-  const row = (k, ...v) => [h("dt", null, k), h("dd", null, ...v)];
   return h("article", { class: `member state-${m.state}`, dataset: { name: m.name } },
     h("header", null,
       h("span", { class: "dot", "aria-hidden": "true" }),
       h("strong", { class: "mname", title: m.name }, m.name),
       m.role === "lead" ? h("span", { class: "badge" }, "lead") : null,
-      h("span", { class: `state-label`, title: m.detail }, m.state)),
-    h("dl", null,
-      row("task", m.currentTask ? taskLink(m.currentTask) : "–"),
-      row("unread", h("span", { class: m.unread ? "unread" : "" }, String(m.unread))),
-      row("heartbeat", m.heartbeatAt ? h("span", { class: "age", dataset: { hb: m.heartbeatAt } }, "") : "–"),
-      row("host", m.host ?? "–"),
-      m.model ? row("model", m.model) : null,
-      m.usage != null ? row("usage", summarize(m.usage, 80)) : null,
-      m.budget != null ? row("budget", summarize(m.budget, 80)) : null),
+      h("span", { class: "state-label", title: m.detail }, m.state)),
+    h("div", { class: "facts" },
+      h("span", { class: "task" }, "task ", m.currentTask ? taskLink(m.currentTask) : "–"),
+      h("span", { class: m.unread ? "unread" : "" }, `${m.unread} unread`),
+      m.heartbeatAt ? h("span", { title: "last heartbeat" }, "♥ ", h("span", { class: "age", dataset: { hb: m.heartbeatAt } })) : null,
+      m.host ? h("span", { class: "host", title: "host" }, m.host) : null),
+    m.model ? h("div", { class: "model muted small", title: m.model }, m.model) : null,
+    m.usage != null ? h("div", { class: "small" }, "usage: ", summarize(m.usage, 80)) : null,
+    m.budget != null ? h("div", { class: "small" }, "budget: ", summarize(m.budget, 80)) : null,
     m.error ? h("p", { class: "err" }, cut(m.error, 300)) : null,
-    h("div", { class: "row" },
-      h("a", { class: "button", href: `#mail/${encodeURIComponent(m.name)}` }, m.unread ? `Mail (${m.unread})` : "Mail"),
+    h("div", { class: "row actions" },
+      h("a", { class: "button", href: `#/mail/${encodeURIComponent(m.name)}` }, "Mail"),
       m.name !== (state.info?.me) ? h("button", { type: "button", on: { click: () => openCompose(m.name) } }, "Message") : null,
       isLead() && m.role !== "lead" && m.state !== "stopped" ? h("button", { type: "button", class: "danger", on: { click: () => confirmShutdown(m.name) } }, "Shut down") : null));
 }
@@ -387,8 +392,11 @@ function renderTaskInfo() {
     section("Completion hook", t.hookFeedback));
 }
 
+const actionsKey = (t) => (t ? `${t.status}|${t.owner ?? ""}|${t.planStatus ?? ""}|${isLead()}` : "");
+
 function renderTaskActions() {
   const t = state.tasks.get(state.openTask);
+  state.actionsKey = actionsKey(t);
   const box = $("#task-actions");
   if (!t) return fill(box);
   const parts = [];
@@ -436,7 +444,6 @@ async function run(out, tool, args) {
     const r = await act(tool, args);
     el.textContent = r.text;
     el.className = "result ok";
-    if (out === "#task-result") renderTaskActions();
     return true;
   } catch (e) {
     el.textContent = e.message;
@@ -577,7 +584,7 @@ async function loadMail(before) {
 
 function renderMail() {
   fill($("#mail-members"), ...state.members.map((m) =>
-    h("a", { class: "mail-member", href: `#mail/${encodeURIComponent(m.name)}`, "aria-current": m.name === state.mailAgent ? "page" : "false" },
+    h("a", { class: "mail-member", href: `#/mail/${encodeURIComponent(m.name)}`, "aria-current": m.name === state.mailAgent ? "page" : "false" },
       h("span", null, m.name), m.unread ? h("span", { class: "count unread" }, String(m.unread)) : null)));
   const box = $("#mail-threads");
   const mail = state.mail;
