@@ -184,9 +184,18 @@ describe("dashboard on the JSON store, in Chromium", () => {
     expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
     expect(errors).toEqual([]);
 
+    // Documents other modules keep (milestones, reservations, votes) show as they are, whatever their shape, live.
+    await lead.store.editDoc(team, "milestones", "beta", () => ({ value: null, write: { title: "Checkout beta <i>soon</i>", status: "open", tasks: [cart.id, tests.id], frontier: [tests.id] } }));
+    await lead.store.editDoc(team, "reservations", "src/cart.ts", () => ({ value: null, write: { holder: "alice", until: "2026-12-31T00:00:00Z" } }));
+    await page.click(`.tabs a[data-view="board"]`);
+    const milestones = page.locator(`#docs .doc-coll[data-coll="milestones"]`);
+    await milestones.waitFor({ timeout: 3000 });
+    expect(await milestones.locator("li").textContent()).toBe(`beta title: Checkout beta <i>soon</i> · status: open · tasks: [${cart.id}, ${tests.id}] · frontier: [${tests.id}]`);
+    expect(await page.locator(`#docs .doc-coll[data-coll="reservations"] li`).textContent()).toBe("src/cart.ts holder: alice · until: 2026-12-31T00:00:00Z");
+    expect(await page.locator("#docs i").count()).toBe(0);
+
     // Presence has no events: the 1 s check shows a member that stopped (bob's process exits and says so).
     await stopAgent(bob);
-    await page.click(`.tabs a[data-view="board"]`);
     await page.locator(`#members .member[data-name="bob"] .state-label`, { hasText: "stopped" }).waitFor({ timeout: 3000 });
 
     // Screenshots for docs/dashboard.md, light and dark: the board with a plan to review, and alice's mail.

@@ -67,7 +67,8 @@ export class TeamFeed {
 
   constructor(private readonly ctx: Ctx, readonly team: string, private readonly onEmpty: (feed: TeamFeed) => void = () => undefined) {
     this.ready = this.load().then(() => {
-      if (this.closed) return;
+      // A team that does not exist is not watched (the page gets a 404; watching could make its directories).
+      if (this.closed || !this.cfg) return;
       this.unwatch = ctx.store.watch(team, "events", () => this.kick());
       this.timer = setInterval(() => this.kick(), CHECK_MS);
       this.timer.unref();

@@ -48,8 +48,8 @@ function append(el, children) {
 const cut = (s, n) => (s.length > n ? s.slice(0, n - 1) + "…" : s);
 const byId = (a, b) => Number(a.id) - Number(b.id);
 // One formatter each: toLocaleTimeString builds a new one per call, which costs more than drawing the row.
-const TIME = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-const STAMP = new Intl.DateTimeFormat([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+const TIME = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+const STAMP = new Intl.DateTimeFormat([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 const clock = (iso) => { const d = new Date(iso); return Number.isNaN(d.getTime()) ? String(iso) : TIME.format(d); };
 const stamp = (iso) => { const d = new Date(iso); return Number.isNaN(d.getTime()) ? String(iso) : STAMP.format(d); };
 
