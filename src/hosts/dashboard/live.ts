@@ -6,13 +6,14 @@
  * and by a check every second (presence has no events: heartbeats, a process
  * that died, and liveness judged by the store's clock).
  */
+import { randomBytes } from "node:crypto";
 import type { Ctx } from "../../context.js";
 import { visible } from "../../text/safe.js";
 import type { TeamConfig, TeamEvent } from "../../schemas.js";
 import { docsView, membersView, readAllTasks, taskView, teamInfo, type DocsView, type MemberView, type TaskView } from "./view.js";
 
-/** Events a page gets at first (older ones it pages in on request). */
-export const FIRST_EVENTS = 200;
+/** Events a page gets at first: a screenful or ten (older ones it pages in on request). */
+export const FIRST_EVENTS = 100;
 /** How often presence, liveness and documents are checked. */
 export const CHECK_MS = 1000;
 
@@ -62,6 +63,8 @@ export class TeamFeed {
   private offset = 0;
   /** Counts what was broadcast: a page that has the snapshot of this version needs no new one. */
   private version = 0;
+  /** Makes versions unique across feeds: a feed made again for the team starts counting again. */
+  private readonly epoch = randomBytes(6).toString("base64url");
   /** Resolves when the first load is done (subscribers wait for it). */
   readonly ready: Promise<void>;
 
@@ -110,7 +113,7 @@ export class TeamFeed {
   /** Everything a page needs to draw the team at once. */
   snapshot() {
     return {
-      version: this.version,
+      version: `${this.epoch}.${this.version}`,
       serverNow: Date.now() + this.offset,
       team: this.cfg ? teamInfo(this.cfg, this.ctx.actor) : null,
       members: this.members,
@@ -125,9 +128,9 @@ export class TeamFeed {
    * Adds a page: it gets the snapshot now (or "current" when it has the one of
    * version `seen`, embedded in the page) and every change after. Returns its unsubscribe.
    */
-  subscribe(send: Send, seen?: number): () => void {
+  subscribe(send: Send, seen?: string): () => void {
     this.subs.add(send);
-    if (seen === this.version) send("current", { version: this.version });
+    if (seen === `${this.epoch}.${this.version}`) send("current", { version: seen });
     else send("snapshot", this.snapshot());
     return () => {
       this.subs.delete(send);
@@ -210,12 +213,11 @@ export class TeamFeed {
     const removed = [...this.rowKeys.keys()].filter((id) => !seen.has(id));
     for (const id of removed) { this.rowKeys.delete(id); this.tasks.delete(id); }
     const changed: TaskView[] = [];
-    for (const id of touched) {
-      if (!seen.has(id)) continue;
-      const t = await store.getTask(this.team, id);
+    const fetched = await Promise.all([...touched].filter((id) => seen.has(id)).map((id) => store.getTask(this.team, id)));
+    for (const t of fetched) {
       if (!t) continue;
       const v = taskView(t);
-      if (JSON.stringify(v) !== JSON.stringify(this.tasks.get(id))) { this.tasks.set(id, v); changed.push(v); }
+      if (JSON.stringify(v) !== JSON.stringify(this.tasks.get(t.id))) { this.tasks.set(t.id, v); changed.push(v); }
     }
     if (changed.length) update.tasks = changed;
     if (removed.length) update.removed = removed;

@@ -148,8 +148,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     } catch { /* the team feeds report store problems */ }
   };
 
-  /** Closes a feed that has had no page for LINGER_MS. */
+  /** Closes a feed that has had no page for LINGER_MS (the team the address opens stays). */
   const linger = (f: TeamFeed) => {
+    if (f.team === opts.team) return;
     setTimeout(() => {
       if (f.subscribers || feeds.get(f.team) !== f) return;
       feeds.delete(f.team);
@@ -169,7 +170,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     return f;
   };
 
-  const stream = async (req: IncomingMessage, res: ServerResponse, team: string | null, seen: number | undefined) => {
+  const stream = async (req: IncomingMessage, res: ServerResponse, team: string | null, seen: string | undefined) => {
     let feed: TeamFeed | undefined;
     if (team !== null) {
       feed = await feedFor(team);
@@ -267,7 +268,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     const needTeam = () => validateName("team", team ?? undefined);
     switch (url.pathname) {
       case "/api/stream":
-        return stream(req, res, team === null ? null : needTeam(), url.searchParams.has("seen") ? Number(url.searchParams.get("seen")) : undefined);
+        return stream(req, res, team === null ? null : needTeam(), url.searchParams.get("seen") ?? undefined);
       case "/api/teams":
         return sendJson(res, 200, await teamsSummary());
       case "/api/mail": {
@@ -304,6 +305,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     server.listen(opts.port ?? 0, host, () => { server.off("error", reject); resolve(); });
   });
   port = (server.address() as AddressInfo).port;
+  // The team the address opens is read before the address is printed: the first visit finds it ready.
+  if (opts.team) await feedFor(validateName("team", opts.team)).catch(() => undefined);
   const origin = `http://${urlHost(host)}:${port}`;
   return {
     url: `${origin}/?token=${token}${opts.team ? `&team=${encodeURIComponent(opts.team)}` : ""}`,

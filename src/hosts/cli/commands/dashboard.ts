@@ -46,6 +46,11 @@ Requests without it get 401. Ctrl-C stops it.
     }
     const x = ctx();
     if (team !== undefined) await readTeam(x, team);
+    // Listening for Ctrl-C before the address is out: whoever reads it may stop us at once.
+    const stopped = new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
     const { startDashboard, isLoopback } = await import("../../dashboard/server.js");
     let d;
     try {
@@ -65,10 +70,7 @@ Requests without it get 401. Ctrl-C stops it.
         if (r.failed) process.stderr.write(`could not open a browser (${visible(argv[0])}: ${visible(r.shortMessage ?? "failed")}); open the address above yourself\n`);
       }, () => undefined);
     }
-    await new Promise<void>((resolve) => {
-      process.once("SIGINT", resolve);
-      process.once("SIGTERM", resolve);
-    });
+    await stopped;
     await d.close();
     return 0;
   },

@@ -129,7 +129,7 @@ function start() {
     if (state.team && d.team?.name === state.team) { applySnapshot(d); seen = d.version; }
   }
   if (seen === null) { renderAll(); route(); }
-  const q = state.team ? `?team=${encodeURIComponent(state.team)}${seen !== null ? `&seen=${seen}` : ""}` : "";
+  const q = state.team ? `?team=${encodeURIComponent(state.team)}${seen !== null ? `&seen=${encodeURIComponent(seen)}` : ""}` : "";
   const es = new EventSource(`/api/stream${q}`);
   stream = es;
   setConn("connecting…", "");
@@ -184,11 +184,9 @@ function applySnapshot(d) {
   showProblem(null);
   renderAll();
   route();
-  if (!state.painted) {
-    state.painted = true;
-    // The frame that paints the first board starts now (the browser test also reads the Element Timing of its first task).
-    requestAnimationFrame(() => performance.mark("clanker:board"));
-  }
+  // A new snapshot after a reconnect: the open mail may have changed meanwhile too.
+  if (state.painted && state.mailAgent) loadMail();
+  state.painted = true;
 }
 
 function applyUpdate(d) {
@@ -516,6 +514,11 @@ function describe(e) {
     case "member.added": return `${s(d.name)} joined (${s(d.role)})`;
     case "member.removed": return `${s(d.name)} removed${d.reason ? `: ${s(d.reason)}` : ""}`;
     case "hook.ran": return `completion hook of #${s(d.taskId)}: ${s(d.outcome)}`;
+    case "task.completion_vetoed": return `completing #${s(d.id)} vetoed by its hook`;
+    case "teammate.spawned": return `${s(d.name)} started (${s(d.kind)} ${s(d.pane)})`;
+    case "teammate.shutdown_requested": return `${s(d.name)} asked to shut down`;
+    case "teammate.stopped": return `${s(d.name)} ${d.exited ? "exited" : "was killed"}${Array.isArray(d.releasedTasks) && d.releasedTasks.length ? `; back to pending: ${list(d.releasedTasks, "#")}` : ""}`;
+    case "teammate.killed": return `${s(d.name)} killed`;
     default: return cut(JSON.stringify(d), 200);
   }
 }
