@@ -146,6 +146,38 @@ describe("dashboard security", () => {
     expect(pre.headers["access-control-allow-methods"]).toBeUndefined();
   });
 
+  it("--as NAME: the page acts as that member; lead-only actions are not offered, and the tool refuses them", { timeout: 60_000 }, async () => {
+    const env = { ...process.env, CLANKER_TEAMS_DIR: lead.store.location, CLANKER_AGENT_NAME: "" };
+    const t = await lead.store.createTask(team, (id) => ({ task: { id, subject: "Needs a plan", description: "", status: "planning", owner: "alice", plan: "1. do it", planStatus: "submitted", blocks: [], blockedBy: [], createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() } }));
+    const a = await startDashboardProc(env, [team, "--as", "alice"]);
+    const context = await browser.newContext();
+    try {
+      const p = await context.newPage();
+      await p.goto(a.url);
+      await p.locator(`#board .card[data-id="${t.id}"]`).click();
+      expect(await p.textContent("#me")).toBe("acting as alice");
+      expect(await p.locator(`#task-actions button[data-act="approve"]`).count()).toBe(0);
+      expect(await p.locator(`#members button.danger`).count()).toBe(0);
+      const csrfA = await p.locator('meta[name="csrf-token"]').getAttribute("content");
+      const r = await p.evaluate(async ({ team, id, csrf }) => {
+        const res = await fetch("/api/action", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf! }, body: JSON.stringify({ team, tool: "task_evaluate_plan", args: { task_id: id, action: "approve" } }) });
+        return { status: res.status, body: await res.json() };
+      }, { team, id: t.id, csrf: csrfA });
+      expect(r).toMatchObject({ status: 403, body: { ok: false, code: "FORBIDDEN", error: "only team-lead evaluates plans; you are alice." } });
+      await p.click("#task-dialog .close");
+      await p.click(`#members .member[data-name="team-lead"] button`);
+      await p.fill("#compose-content", "From alice, via the page");
+      await p.click("#compose-form button[type=submit]");
+      await p.locator("#compose-result.ok").waitFor();
+      const sent = (await lead.store.readEvents(team)).filter((e) => e.kind === "message.sent").at(-1);
+      expect(sent).toMatchObject({ actor: "alice", data: { from: "alice", to: "team-lead", summary: "From alice, via the page" } });
+      expect((await lead.store.getTask(team, t.id))?.planStatus).toBe("submitted");
+    } finally {
+      await context.close();
+      await a.stop();
+    }
+  });
+
   it("a page of another origin in the same browser can neither read the dashboard nor act through it", async () => {
     // The attacker's page: another port of 127.0.0.1 (same site, so even the SameSite cookie goes along).
     const evil = http.createServer((_req, res) => { res.setHeader("Content-Type", "text/html"); res.end("<!doctype html><title>evil</title><p>hello</p>"); });
