@@ -179,25 +179,30 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "X-Accel-Buffering": "no" });
     res.write("retry: 1000\n\n");
     streams.add(res);
+    let unsubscribe: (() => void) | undefined;
+    let ping: NodeJS.Timeout | undefined;
+    let closed = false;
     const send: Send = (event, data) => {
       if (res.writableLength > MAX_BUFFERED) { res.destroy(); return; }
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
-    const names = await ctx.store.listTeams().catch(() => [] as string[]);
-    send("teams", { teams: names, me: ctx.actor });
-    teamWatchers.add(send);
-    if (!teamsTimer) { teamsKey = JSON.stringify(names); teamsTimer = setInterval(() => void checkTeams(), 1000); teamsTimer.unref(); }
-    const unsubscribe = feed?.subscribe(send, seen);
-    const ping = setInterval(() => res.write(": ping\n\n"), PING_MS);
-    ping.unref();
-    const end = () => {
+    // The page went away (the response never ends by itself): stop sending to it.
+    res.on("close", () => {
+      closed = true;
       clearInterval(ping);
       streams.delete(res);
       teamWatchers.delete(send);
       if (!teamWatchers.size && teamsTimer) { clearInterval(teamsTimer); teamsTimer = undefined; }
       unsubscribe?.();
-    };
-    req.on("close", end);
+    });
+    const names = await ctx.store.listTeams().catch(() => [] as string[]);
+    if (closed) return;
+    send("teams", { teams: names, me: ctx.actor });
+    teamWatchers.add(send);
+    if (!teamsTimer) { teamsKey = JSON.stringify(names); teamsTimer = setInterval(() => void checkTeams(), 1000); teamsTimer.unref(); }
+    unsubscribe = feed?.subscribe(send, seen);
+    ping = setInterval(() => res.write(": ping\n\n"), PING_MS);
+    ping.unref();
   };
 
   const teamsSummary = async () => {
