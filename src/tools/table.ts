@@ -4,9 +4,10 @@ import { TeamsError } from "../errors.js";
 import { coreTools } from "./core-tools.js";
 import { teammateTools } from "./teammate-tools.js";
 import { coordinationTools } from "./coordination-tools.js";
+import { autonomyTools } from "./autonomy-tools.js";
 import { parseArgs, type Role, type ToolDef, type ToolResult } from "./define.js";
 
-export const tools: ToolDef[] = [...coreTools, ...teammateTools, ...coordinationTools] as unknown as ToolDef[];
+export const tools: ToolDef[] = [...coreTools, ...teammateTools, ...coordinationTools, ...autonomyTools] as unknown as ToolDef[];
 
 /** Finds a tool by name, or fails listing the names. */
 export function getTool(name: string): ToolDef {

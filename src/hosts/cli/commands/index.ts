@@ -4,7 +4,9 @@ import { call, demo, status, toolsCmd, watch } from "./core.js";
 import { frontier, inbox, release, reserve, send, vote } from "./coord.js";
 import { db } from "./db.js";
 import { join } from "./join.js";
+import { budget } from "./budget.js";
 
 export const commands: Command[] = [call, toolsCmd, status, watch, send, inbox, reserve, release, frontier, vote, demo];
 commands.push(db);
 commands.push(join);
+commands.push(budget);
