@@ -106,12 +106,15 @@ export function fmtUsage(a: Pick<Account, "tokens" | "costUsd">, limit?: BudgetL
   const used = `${Math.round(a.tokens).toLocaleString("en-US")} tokens, $${a.costUsd.toFixed(4)}`;
   if (!limit || (!limit.tokens && !limit.cost_usd)) return used;
   const of = [limit.tokens ? `${limit.tokens.toLocaleString("en-US")} tokens` : "", limit.cost_usd ? `$${limit.cost_usd}` : ""].filter(Boolean).join(" / ");
-  return `${used} (${Math.floor(shareOf({ ...a, calls: 0 }, limit) * 100)} % of ${of})`;
+  return `${used} (${pctOf(shareOf({ ...a, calls: 0 }, limit))} % of ${of})`;
 }
+
+/** A share as whole percent, rounded down (1.15 → 115, not 114.99…). */
+const pctOf = (share: number) => Math.floor(share * 100 + 1e-9);
 
 /** Tells the members concerned (the lead always) that a limit was crossed. */
 async function announce(ctx: Ctx, team: string, cfg: TeamConfig, a: BudgetAlarm): Promise<void> {
-  const pct = `${Math.floor(a.share * 100)} %`;
+  const pct = `${pctOf(a.share)} %`;
   const used = fmtUsage(a.used, a.limit);
   const raise = `Raise it with \`clanker-teams budget ${team}${a.scope === "member" ? ` --agent ${a.agent}` : ""} --tokens N\` (a person's call), or respawn with a larger budget.`;
   const mates = cfg.members.filter((m) => m.role !== "lead").map((m) => m.name);
