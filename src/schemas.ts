@@ -51,6 +51,8 @@ export const MemberSchema = z.object({
   worktree: z.object({ repo: z.string(), dir: z.string(), branch: z.string(), base: z.string(), subdir: z.string().optional() }).loose().optional(),
   /** Its own budget (domain/budgets.ts). */
   budget: BudgetLimitSchema.optional(),
+  /** The agent CLI when not pi (agents/kinds/: claude, codex, gemini, opencode over MCP). */
+  agent: z.string().optional(),
 }).loose();
 export type Member = z.infer<typeof MemberSchema>;
 

@@ -24,13 +24,6 @@ function dataDirOf(ctx: Ctx): string {
   return ctx.store.kind === "json" ? ctx.store.location : dataDir(ctx.env);
 }
 
-/**
- * Agent kinds this build's spawn_teammate starts: pi and its fork clanker
- * (the team's agent command). Other kinds need spawn_teammate's `agent`
- * parameter, which this build does not have: refused before anything is created.
- */
-const SPAWNABLE_KINDS = new Set(["pi", "clanker"]);
-
 export interface TemplateTeamResult {
   team: TeamConfig;
   file: string;
@@ -43,7 +36,6 @@ export async function createTeamFromTemplate(ctx: Ctx, input: CreateTeamInput & 
   const { file, template: t } = loadTemplate(input.template, { cwd: ctx.cwd, dataDir: dataDirOf(ctx) });
   const members = t.members.map((m) => withDefaults(t, m));
   members.forEach((m, i) => {
-    if (m.agent && !SPAWNABLE_KINDS.has(m.agent)) throw invalid(`${file}: members.${i}.agent`, `"${m.agent}" teammates cannot be spawned by this build (only pi or clanker, the team's agent command); remove "agent" or set it to pi`);
     const dir = path.resolve(ctx.cwd, m.cwd ?? ".");
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw invalid(`${file}: members.${i}.cwd`, `${JSON.stringify(dir)} is not an existing directory (cwd is relative to the lead's working directory)`);
   });
@@ -72,7 +64,9 @@ export async function createTeamFromTemplate(ctx: Ctx, input: CreateTeamInput & 
 }
 
 function spawnInput(m: TemplateMember): SpawnInput {
-  return { name: m.name, prompt: m.prompt, cwd: m.cwd ?? ".", model: m.model, thinking: m.thinking, plan_mode_required: m.plan_mode_required, isolation: m.isolation, budget: m.budget };
+  return { name: m.name, prompt: m.prompt, cwd: m.cwd ?? ".", model: m.model, thinking: m.thinking, plan_mode_required: m.plan_mode_required, isolation: m.isolation, budget: m.budget,
+    // "clanker" is pi's fork: the team's agent command (spawn_teammate's default kind).
+    ...(m.agent && m.agent !== "clanker" ? { agent: m.agent } : {}) };
 }
 
 /** Where team_save_template writes: the repository's .clanker/teams/ when the lead works in one, else the data dir's templates/. */
@@ -106,6 +100,7 @@ export async function saveTeamTemplate(ctx: Ctx, teamName: string, name: string)
         ...(m.planModeRequired ? { plan_mode_required: true } : {}),
         ...(m.worktree ? { isolation: "worktree" } : {}),
         ...(m.budget ? { budget: clean(m.budget) } : {}),
+        ...(m.agent ? { agent: m.agent } : {}),
       } as TemplateMember;
     }),
   };

@@ -220,7 +220,7 @@ export async function spawnTeammate(ctx: Ctx, team: string, input: SpawnInput, d
   }
 
   // One spawn of a name at a time: two racing to replace the same dead teammate must not both win.
-  const extra: Partial<Member> = { ...iso.member, ...(budget ? { budget } : {}) };
+  const extra: Partial<Member> = { ...iso.member, ...(budget ? { budget } : {}), ...(kind !== "pi" ? { agent: kind } : {}) };
   const { member, pane, replaced } = await ctx.store.withLock(team, `spawn:${name.toLowerCase()}`, () => spawnLocked(ctx, team, name, { argv, cwd: iso.cwd, env, model, thinking, planMode, prompt: input.prompt, extra }, adapter, d))
     .catch(async (e) => { if (iso.created) await retireWorktree(iso.member as Member); throw e; });
   await appendEvent(ctx, team, "teammate.spawned", { name, pane: pane.paneId, kind: pane.kind, pid: pane.pid, agent: kind, model, thinking, planModeRequired: planMode, cwd: iso.cwd, replaced, ...(iso.member.worktree ? { branch: iso.member.worktree.branch } : {}), ...(budget ? { budget } : {}) });
