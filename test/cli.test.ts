@@ -146,7 +146,7 @@ describe("flags, commands, --version", () => {
     const cases: [string[], RegExp][] = [
       [["stauts"], /unknown command "stauts"; did you mean "status"\?/],
       [["wacth", "t"], /unknown command "wacth"; did you mean "watch"\?/],
-      [["zzzzzz"], /unknown command "zzzzzz"; commands: call, tools, status, watch, demo\b.* \(clanker-teams --help\)$/m],
+      [["zzzzzz"], /unknown command "zzzzzz"; commands: call, tools, status, watch, dashboard, send\b.* \(clanker-teams --help\)$/m],
       [["status", "--jsn"], /unknown option --jsn for status; did you mean --json\?/],
       [["watch", "t", "--form", "3"], /unknown option --form for watch; did you mean --from\?/],
       [["call", "task_list", '{"team_name":"t"}', "--ass", "dev"], /unknown option --ass for call; did you mean --as\?/],

@@ -77,7 +77,7 @@ describe("hooks/ examples", () => {
     expect(r).toMatchObject({ outcome: "veto", exitCode: 2, outputTail: expect.stringContaining("1 failing") });
     const server = Number(fs.readFileSync(path.join(repo, "server.pid"), "utf8"));
     expect(r.leftovers?.some((l) => l.startsWith(`pid ${server} `))).toBe(true);
-    expect(r.outputTail).toMatch(/killed 1 process the hook left running: pid \d+ sleep 30/);
+    expect(r.outputTail).toMatch(/killed 1 process the hook left running: pid \d+ (setsid )?sleep 30/);
   });
 
   it("lint.sh vetoes on lint errors (or only reports with CLANKER_LINT_VETO=0); no linter: exit 0", async () => {

@@ -327,6 +327,8 @@ function streamScripted(model: Model<any>, context: Context, options?: SimpleStr
 			if (state.calls >= (script.maxCalls ?? 200)) {
 				throw new Error(`script: maxCalls (${script.maxCalls ?? 200}) exceeded, probably a rule loop`);
 			}
+			// A request whose signal is already aborted is never sent (as fetch() refuses one): no call, no log line.
+			if (options?.signal?.aborted) throw new Error("aborted before the request was sent");
 			const { reply, caps, source } = decide(script, state, v);
 			state.calls++;
 			writeState(sPath, state);

@@ -620,8 +620,10 @@ export default function clankerTeams(pi: ExtensionAPI): void {
   });
   // Over budget: no further model call in this run (the turn's tool calls have finished).
   pi.on("turn_end", async (_e, ctx) => {
-    if (!ps.budgetStop || !busy) return;
+    if (role !== "teammate" || !busy) return;
+    // The turn's usage is being recorded (message_end): its verdict decides whether another call may start.
     await accounting;
+    if (!ps.budgetStop) return;
     try { ctx.abort(); } catch { /* stale context */ }
   });
   // The model is answering: enough for the greeting to say it works (a long answer may take minutes to end).
@@ -687,6 +689,22 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     } catch { /* team gone */ }
     return render("teammate.md", { name: actor, team: myTeam!, lead: LEAD_NAME, teammates, model, planMode: planMode ? render("plan-mode.md", {}) : "", reservations, autoReserve });
   }
+
+  // Over budget: the tool of the call that used it up does not run, and no further model call starts
+  // (pi awaits these two events; turn_end alone comes too late when the model answers fast).
+  pi.on("tool_call", async (_event, ectx) => {
+    if (role !== "teammate") return undefined;
+    await accounting;
+    if (!ps.budgetStop) return undefined;
+    try { ectx?.abort(); } catch { /* stale context */ }
+    return { block: true, reason: `clanker-teams: you are stopped (${ps.budgetStop}); your tasks go back to the queue.` };
+  });
+  pi.on("context", async (_event, ectx) => {
+    if (role !== "teammate") return undefined;
+    await accounting;
+    if (ps.budgetStop) try { ectx?.abort(); } catch { /* stale context */ }
+    return undefined;
+  });
 
   pi.on("tool_call", async (event) => {
     if (role !== "teammate" || !MUTATING_TOOLS.has(event.toolName)) return undefined;

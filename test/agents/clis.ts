@@ -1,6 +1,6 @@
 /**
  * The third-party agent CLIs for the end-to-end tests: installed on first use
- * from test/agents/package-lock.json (`npm ci --prefix test/agents`, never
+ * from test/agents/package-lock.json (`npm install --prefix test/agents`, never
  * part of the package's own install), and each one's private settings for a
  * temp HOME pointing it at a scripted model server on 127.0.0.1.
  */
@@ -23,8 +23,10 @@ export type CliKind = "claude" | "codex" | "gemini" | "opencode";
 export async function ensureAgentClis(): Promise<string> {
   const missing = ["claude", "codex", "gemini", "opencode"].filter((b) => !fs.existsSync(path.join(AGENTS_BIN, b)));
   if (!missing.length) return AGENTS_BIN;
-  const r = await execa("npm", ["ci", "--prefix", AGENTS_DIR, "--no-audit", "--no-fund"], { reject: false, timeout: 15 * 60_000, all: true });
-  if (r.exitCode !== 0) throw new Error(`npm ci --prefix test/agents failed (exit ${r.exitCode}); the agent CLIs could not be installed:\n${String(r.all).slice(-3000)}`);
+  // `npm install` of the locked versions, not `npm ci`: the lock holds only the platform packages this
+  // registry serves (opencode's other platforms' optional packages are absent), which `npm ci` refuses.
+  const r = await execa("npm", ["install", "--prefix", AGENTS_DIR, "--no-audit", "--no-fund", "--no-save"], { reject: false, timeout: 15 * 60_000, all: true });
+  if (r.exitCode !== 0) throw new Error(`npm install --prefix test/agents failed (exit ${r.exitCode}); the agent CLIs could not be installed:\n${String(r.all).slice(-3000)}`);
   return AGENTS_BIN;
 }
 

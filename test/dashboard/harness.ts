@@ -4,14 +4,18 @@
  * the screenshot directory of docs/dashboard.md.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CLI, ROOT } from "../helpers/fixtures.js";
 import { startWorker, type Worker } from "../helpers/procs.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** Where the test run writes the screenshots docs/dashboard.md shows. */
-export const SHOTS = path.join(ROOT, "docs", "dashboard");
+/**
+ * Where the test run writes its screenshots: a temp dir, so that a test run never changes the checkout;
+ * CLANKER_DASHBOARD_SHOTS=docs writes the ones docs/dashboard.md shows (docs/dashboard/).
+ */
+export const SHOTS = process.env.CLANKER_DASHBOARD_SHOTS === "docs" ? path.join(ROOT, "docs", "dashboard") : path.join(os.tmpdir(), `clanker-dashboard-shots-${process.pid}`);
 
 export interface DashProc {
   url: string;

@@ -104,7 +104,7 @@ for (const version of PI_VERSIONS) {
         await sendMessage(lead, T, { recipient: "flaky", summary: "ping", content: "PING-RECOVER" });
         await until(() => w.presence(T, "flaky")?.state === "idle" && calls("PING-RECOVER").length, "flaky idle after recovering", 30_000, () => w.presence(T, "flaky"));
         expect(w.presence(T, "flaky").error).toBeUndefined();
-        expect((await check("flaky")).text).toMatch(/^flaky: running, idle \(heartbeat \d+ s ago\); 0 unread\.$/);
+        expect((await check("flaky")).text).toMatch(/^flaky: running, idle \(heartbeat \d+ s ago\); 0 unread\.\nUsage: \d+ tokens, \$\d+\.\d{4} over \d+ model call\(s\)\.$/);
 
         // after a recovery the same failure is news again
         await sendMessage(lead, T, { recipient: "flaky", summary: "ping", content: "PING-AUTH-AGAIN" });

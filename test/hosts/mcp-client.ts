@@ -15,12 +15,12 @@ export interface Mcp {
 }
 
 /** Starts `clanker-teams mcp …args` on data dir `dir` and connects a Client to it. */
-export async function connectMcp(dir: string, args: string[] = [], env: Record<string, string> = {}): Promise<Mcp> {
+export async function connectMcp(dir: string, args: string[] = [], env: Record<string, string> = {}, cwd?: string): Promise<Mcp> {
   const base: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^CLANKER_(AGENT_NAME|TEAM_NAME)$/.test(k)) base[k] = v;
   const transport = new StdioClientTransport({
     command: process.execPath, args: [CLI, "mcp", ...args],
-    env: { ...base, CLANKER_TEAMS_DIR: dir, NO_COLOR: "1", ...env }, stderr: "pipe",
+    env: { ...base, CLANKER_TEAMS_DIR: dir, NO_COLOR: "1", ...env }, stderr: "pipe", ...(cwd ? { cwd } : {}),
   });
   let err = "";
   transport.stderr?.on("data", (b: Buffer) => { err += b.toString("utf8"); });

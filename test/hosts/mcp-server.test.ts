@@ -27,8 +27,8 @@ afterAll(async () => {
   cleanupTemp();
 });
 
-async function mcp(dir: string, args: string[] = [], env: Record<string, string> = {}): Promise<Mcp> {
-  const m = await connectMcp(dir, args, env);
+async function mcp(dir: string, args: string[] = [], env: Record<string, string> = {}, cwd?: string): Promise<Mcp> {
+  const m = await connectMcp(dir, args, env, cwd);
   open.push(m);
   return m;
 }
@@ -90,11 +90,17 @@ describe("every tool through MCP", () => {
     const dir = tempDir("mcp-ref-");
     const socket = path.join(tempDir("mcp-ref-tmux-"), "tmux.sock");
     sockets.push(socket);
+    // The lead works in a repository of its own (isolation "worktree" branches from it), never in this checkout.
+    const work = tempDir("mcp-ref-work-");
+    fs.mkdirSync(path.join(work, "web"));
+    fs.writeFileSync(path.join(work, "web", "README.md"), "shop\n");
+    const gitId = { GIT_AUTHOR_NAME: "mcp", GIT_AUTHOR_EMAIL: "mcp@example.invalid", GIT_COMMITTER_NAME: "mcp", GIT_COMMITTER_EMAIL: "mcp@example.invalid" };
+    for (const a of [["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "start"]]) await execa("git", a, { cwd: work, env: gitId });
     const lead = await mcp(dir, [], {
       CLANKER_TEAMS_TERMINAL: "headless", CLANKER_TEAMS_TMUX_SOCKET: socket,
       CLANKER_TEAMS_AGENT_CMD: JSON.stringify([process.execPath, path.join(ROOT, "test", "fixtures", "stand-in-agent.mjs")]),
       CLANKER_SHUTDOWN_GRACE_MS: "10000",
-    });
+    }, work);
     const examples = extractExamples(fs.readFileSync(path.join(ROOT, "docs", "reference.md"), "utf8"), new Set(tools.map((t) => t.name)));
     const seen = new Set<string>();
     for (const ex of examples) {
