@@ -16,7 +16,8 @@ afterAll(cleanupTemp);
 function copyProject(): string {
   const dir = tempDir("clanker-build-");
   for (const f of ["package.json", "tsconfig.json"]) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
-  for (const d of ["src", "bench", "bin", "scripts", "templates"]) {
+  // (bench/ starts its PostgreSQL with the tests' helper: test/helpers/pg.ts is part of the build.)
+  for (const d of ["src", "bench", "bin", "scripts", "templates", "test/helpers"]) {
     if (fs.existsSync(path.join(ROOT, d))) fs.cpSync(path.join(ROOT, d), path.join(dir, d), { recursive: true });
   }
   fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
