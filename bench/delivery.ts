@@ -3,10 +3,13 @@
  * the extension as a teammate and sits idle; the benchmark sends messages one
  * at a time with the library's sendMessage and measures send → the
  * recipient's new agent run (`agent_start` on pi's RPC stream). Target: p99 ≤ 1 s.
+ * On the JSON store by default; `db` runs pi and the sender on a PostgreSQL
+ * database instead (pi then learns of the send through LISTEN/NOTIFY).
  *
  * Correctness is checked too, and a failure throws: every message starts
- * exactly one run, the model sees its full text exactly once, nothing is left
- * unread. Self-contained (no test helpers) so `node dist/bench/…` can run it.
+ * exactly one run, the model sees its full text exactly once, each is marked
+ * read exactly once in the store and nothing is left unread. Self-contained
+ * (no test helpers) so `node dist/bench/…` can run it.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -14,13 +17,15 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { addMember, createTeam, makeCtx, sendMessage } from "../src/index.js";
+import { addMember, createTeam, makeCtx, readHistory, sendMessage, unreadPeek } from "../src/index.js";
 
 export interface DeliveryOptions {
   messages: number;
   version: "0.73" | "0.55";
   /** Pause between one run ending and the next send (ms, default 100). */
   gapMs?: number;
+  /** A PostgreSQL URL: pi and the sender use that database instead of a JSON data dir. */
+  db?: string;
 }
 
 export interface DeliveryResult { p50: number; p99: number; max: number; n: number; min: number; mean: number; samples: number[] }
@@ -58,7 +63,7 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
   const nonce = Math.random().toString(36).slice(2, 8);
   fs.writeFileSync(scriptFile, JSON.stringify({ rules: [{ when: "BENCH-(\\d+)", on: "user", reply: { text: "got ${1}" } }], default: { text: "ok" }, maxCalls: 100_000 }));
   for (const d of ["home", "agent", "work"]) fs.mkdirSync(path.join(tmp, d), { recursive: true });
-  const lead = makeCtx({ dataDir, actor: "team-lead", cwd: tmp, env: {} });
+  const lead = makeCtx({ dataDir, db: opts.db, actor: "team-lead", cwd: tmp, env: {} });
   await createTeam(lead, { team_name: team });
   await addMember(lead, team, { name: agent, role: "teammate" });
 
@@ -76,6 +81,7 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
     HOME: path.join(tmp, "home"), PI_CODING_AGENT_DIR: path.join(tmp, "agent"), PI_OFFLINE: "1",
     PI_SKIP_VERSION_CHECK: "1", PI_TELEMETRY: "0",
     CLANKER_TEAMS_DIR: dataDir, CLANKER_TEST_SCRIPT: scriptFile, CLANKER_TEAM_NAME: team, CLANKER_AGENT_NAME: agent,
+    ...(opts.db ? { CLANKER_TEAMS_DB: opts.db } : {}),
   };
   const child = spawn(process.execPath, args, { cwd: path.join(tmp, "work"), env, stdio: ["pipe", "pipe", "pipe"] });
   const events: Ev[] = [];
@@ -162,16 +168,20 @@ export async function benchDelivery(opts: DeliveryOptions): Promise<DeliveryResu
       const seen = log.filter((c) => c.lastText.includes(t)).length;
       if (seen !== 1) problems.push(`message ${i} seen ${seen} times`);
     });
-    const spool = path.join(dataDir, "messages", team, `${agent}.spool.jsonl`);
-    if (fs.existsSync(spool) && fs.readFileSync(spool, "utf8").trim()) problems.push("unread messages left in the spool");
-    const inbox = JSON.parse(fs.readFileSync(path.join(dataDir, "messages", team, `${agent}.json`), "utf8")) as { messages: Array<{ content: string; read: boolean }> };
-    for (const t of texts) if (!inbox.messages.some((m) => m.content === t && m.read)) problems.push(`not marked read: ${t.split("\n")[0]}`);
+    const unread = await unreadPeek(lead, team, agent);
+    if (unread.length) problems.push(`${unread.length} message(s) left unread`);
+    const hist = (await readHistory(lead, team, agent, { limit: 100_000 })).messages;
+    for (const t of texts) {
+      const copies = hist.filter((m) => m.content === t);
+      if (copies.length !== 1 || !copies[0].read) problems.push(`${copies.length} stored copies (read: ${copies.map((m) => m.read).join(",")}): ${t.split("\n")[0]}`);
+    }
     if (problems.length) throw new Error(`benchDelivery (${opts.version}): ${problems.slice(0, 10).join("; ")}`);
   } finally {
     child.stdin.end();
     const t = setTimeout(() => child.kill("SIGKILL"), 5000);
     if (!exited) await new Promise((r) => child.once("exit", r));
     clearTimeout(t);
+    if (opts.db) await lead.store.close().catch(() => undefined);
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   const sorted = [...samples].sort((a, b) => a - b);

@@ -5,8 +5,8 @@ import { openStore } from "./store/open.js";
 import type { TeamStore } from "./store/types.js";
 
 export interface HookRunner {
-  /** Runs the task_completed hook; see hooks.ts. */
-  (input: { team: string; task: unknown; agent: string; cwd: string; timeoutMs: number; env: NodeJS.ProcessEnv }): Promise<HookResult>;
+  /** Runs a repo hook with the task as its payload: `hook` (default task_completed; also task_created); see hooks.ts. */
+  (input: { team: string; task: unknown; agent: string; cwd: string; timeoutMs: number; env: NodeJS.ProcessEnv; hook?: "task_completed" | "task_created" }): Promise<HookResult>;
 }
 
 export interface HookResult {

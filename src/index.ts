@@ -18,3 +18,9 @@ export { createMilestone, frontierOf, askFrontier, checkFrontiers, listMilestone
 export { proposeVote, castVote, closeVote, getVote, listVotes, tally, type Proposal, type Tally } from "./domain/votes.js";
 export { teamStatus, type TeamStatus } from "./domain/status.js";
 export { whereOf, repoRoot } from "./repo.js";
+export { recordUsage, usageReport, usageOf, setBudget, budgetStopReason, usageOfMessage, fmtUsage, type Account, type UsageDelta, type UsageRow, type BudgetAlarm } from "./domain/budgets.js";
+export { sweepStuck, stuckAfterMs, STUCK_AFTER_MS, type StuckAction } from "./domain/stuck.js";
+export { spawnTeammate, checkTeammate, forceKillTeammate, shutdownTeammate, stopTeamAndDelete, type SpawnInput, type TeammateDeps } from "./agents/teammates.js";
+export { planIsolation, mergeTeammate, retireWorktree, worktreeStatus } from "./agents/isolation.js";
+export { createTeamFromTemplate, saveTeamTemplate } from "./agents/team-setup.js";
+export { runIdleHook, MAX_IDLE_FEEDBACK } from "./agents/idle-hook.js";

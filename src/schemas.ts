@@ -29,6 +29,10 @@ export const PaneRefSchema = z.object({
   title: z.string().optional(),
 }).loose();
 
+/** A token and/or cost budget (domain/budgets.ts). */
+export const BudgetLimitSchema = z.object({ tokens: z.number().positive().optional(), cost_usd: z.number().positive().optional() }).loose();
+export type BudgetLimit = z.infer<typeof BudgetLimitSchema>;
+
 export const MemberSchema = z.object({
   name: z.string(),
   agentId: z.string(),
@@ -41,6 +45,12 @@ export const MemberSchema = z.object({
   planModeRequired: z.boolean().optional(),
   pane: PaneRefSchema.optional(),
   joinedAt: IsoTime,
+  /** "worktree": works in a git worktree and branch of its own (see `worktree`). */
+  isolation: z.enum(["shared", "worktree"]).optional(),
+  /** The teammate's worktree: its repository, directory, branch, the lead's branch it started from, and the cwd inside it. */
+  worktree: z.object({ repo: z.string(), dir: z.string(), branch: z.string(), base: z.string(), subdir: z.string().optional() }).loose().optional(),
+  /** Its own budget (domain/budgets.ts). */
+  budget: BudgetLimitSchema.optional(),
 }).loose();
 export type Member = z.infer<typeof MemberSchema>;
 
@@ -53,6 +63,14 @@ export const TeamConfigSchema = z.object({
   defaultThinking: ThinkingLevel.optional(),
   agentCmd: z.array(z.string()).optional(),
   hookTimeoutMs: z.number().optional(),
+  /** Default isolation of spawned teammates ("shared" when absent). */
+  isolation: z.enum(["shared", "worktree"]).optional(),
+  /** Team budget: all teammates together (domain/budgets.ts). */
+  budget: BudgetLimitSchema.optional(),
+  /** Where teammates' worktrees go (default <data dir>/worktrees). */
+  worktreeDir: z.string().optional(),
+  /** A teammate idle this long while it owns an in_progress task is nudged (domain/stuck.ts; default 180 000). */
+  stuckAfterMs: z.number().positive().optional(),
   members: z.array(MemberSchema),
 }).loose();
 export type TeamConfig = z.infer<typeof TeamConfigSchema>;
@@ -157,6 +175,10 @@ export const RuntimeSchema = z.object({
   shutdownRequested: z.boolean().optional(),
   /** Why the model fails (state "error"), or why the process ended (state "stopped"). */
   error: z.string().optional(),
+  /** Since when (store clock) the agent has been idle; null while it works. */
+  idleSince: z.string().nullable().optional(),
+  /** What its model calls used so far (domain/budgets.ts keeps the account). */
+  usage: z.object({ tokens: z.number(), costUsd: z.number(), calls: z.number() }).loose().optional(),
 }).loose();
 export type Runtime = z.infer<typeof RuntimeSchema>;
 

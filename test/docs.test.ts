@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 // REAL processes: every example in docs/reference.md, docs/guide.md and README.md runs as written, in order,
 // through the built CLI on a fresh data dir. spawn_teammate opens headless tmux panes on a private socket
 // running the stand-in agent (test/fixtures/stand-in-agent.mjs); everything is killed in afterAll.
@@ -54,6 +55,10 @@ async function runDoc(rel: string): Promise<{ examples: DocExample[]; ran: numbe
   const dir = tempDir("clanker-docs-data-");
   const work = tempDir("clanker-docs-work-");
   fs.mkdirSync(path.join(work, "web")); // the guide's repo has a web/ folder (spawn_teammate cwd "./web")
+  // ... and is a git repository with a commit (isolation "worktree" branches from it).
+  fs.writeFileSync(path.join(work, "web", "README.md"), "shop\n");
+  const gitId = { GIT_AUTHOR_NAME: "docs", GIT_AUTHOR_EMAIL: "docs@example.invalid", GIT_COMMITTER_NAME: "docs", GIT_COMMITTER_EMAIL: "docs@example.invalid" };
+  for (const a of [["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "start"]]) execFileSync("git", a, { cwd: work, env: { ...process.env, ...gitId } });
   const socket = path.join(tempDir("clanker-docs-tmux-"), "tmux.sock");
   sockets.push(socket);
   const env = {

@@ -19,6 +19,8 @@ import os from "node:os";
 import type { HookResult, HookRunner } from "../context.js";
 
 export const HOOKS_DIR = path.join(".clanker", "team-hooks");
+/** Set for worktree teammates (agents/isolation.ts): the main checkout, whose hooks apply when the worktree has none. */
+const MAIN_REPO_ENV = "CLANKER_TEAMS_MAIN_REPO";
 export const HOOK_RELATIVE_PATH = path.join(HOOKS_DIR, "task_completed.sh");
 export const OUTPUT_TAIL_CHARS = 4000;
 /** After the hook exits, how long its leftovers get after SIGTERM before SIGKILL. */
@@ -43,10 +45,10 @@ export interface RepoHookInput {
   extraEnv?: Record<string, string>;
 }
 
-/** The default task_completed hook runner. */
-export const runCompletionHook: HookRunner = ({ team, task, agent, cwd, timeoutMs, env }) => {
+/** The default runner of the task hooks: task_completed (the completed task), task_created (the task about to be created, no id yet). */
+export const runCompletionHook: HookRunner = ({ team, task, agent, cwd, timeoutMs, env, hook }) => {
   const t = task as { id?: string; subject?: string };
-  return runRepoHook("task_completed", {
+  return runRepoHook(hook ?? "task_completed", {
     team, payload: task, agent, cwd, timeoutMs, env,
     extraEnv: { CLANKER_TASK_ID: String(t.id ?? ""), CLANKER_TASK_SUBJECT: String(t.subject ?? "") },
   });
@@ -57,8 +59,14 @@ export async function runRepoHook(hookName: string, input: RepoHookInput): Promi
   if (!/^[a-z][a-z0-9_]*$/.test(hookName)) throw new Error(`hook name must be lower-case letters, digits and _ (got ${JSON.stringify(hookName)})`);
   const { team, payload, agent, cwd, timeoutMs, env, extraEnv } = input;
   const rel = path.join(HOOKS_DIR, `${hookName}.sh`);
-  const file = path.join(cwd, rel);
-  const problem = inspectHookFile(cwd, file, rel);
+  let file = path.join(cwd, rel);
+  let problem = inspectHookFile(cwd, file, rel);
+  // A worktree teammate's checkout lacks hooks that are not committed: those of the main checkout apply (run here).
+  const main = env[MAIN_REPO_ENV]?.trim();
+  if (problem?.outcome === "missing" && main && path.resolve(main) !== path.resolve(cwd)) {
+    file = path.join(main, rel);
+    problem = inspectHookFile(main, file, rel);
+  }
   if (problem) return { ran: false, path: file, ...problem };
 
   const json = JSON.stringify(payload ?? null);

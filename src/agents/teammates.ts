@@ -24,6 +24,8 @@ import { listTasks, releaseTasksOf } from "../domain/tasks.js";
 import { listReservations, type Reservation } from "../domain/reservations.js";
 import { addMember, deleteTeam, findMember, isLead, memberNames, readTeam, removeMember, updateTeam } from "../domain/teams.js";
 import { adapterFor, detect, detectKind, terminate, type PaneRef, type TerminalAdapter } from "./terminals/index.js";
+import { planIsolation, retireWorktree, worktreeStatus, type Isolation, type WorktreeStatus } from "./isolation.js";
+import { checkBudget, teamBudgetUsedUp, usageOf, type UsageRow } from "../domain/budgets.js";
 import { isPidAlive } from "./terminals/process.js";
 import { kindOf, launchKind } from "./kinds/index.js";
 
@@ -150,6 +152,10 @@ export interface SpawnInput {
   name: string; prompt: string; cwd: string; model?: string; thinking?: string; plan_mode_required?: boolean;
   /** The agent CLI (kinds/): pi (default) or claude, codex, gemini, opencode over MCP. */
   agent?: string;
+  /** "worktree": its own git worktree and branch (default: the team's `isolation`, else "shared"). */
+  isolation?: Isolation;
+  /** Its own token and/or cost budget (domain/budgets.ts). */
+  budget?: { tokens?: number; cost_usd?: number };
 }
 
 export interface SpawnResult { member: Member; pane: PaneRef; argv: string[]; attach: string; replaced: boolean }
@@ -185,9 +191,14 @@ export async function spawnTeammate(ctx: Ctx, team: string, input: SpawnInput, d
     thinking = r.data;
   }
   const planMode = input.plan_mode_required === true;
+  const budget = checkBudget("budget", input.budget);
+  const teamUsed = await teamBudgetUsedUp(ctx, team, cfg);
+  if (teamUsed) throw new TeamsError("CONFLICT", `budget: team "${team}" has used up its budget (${teamUsed}); a teammate would stop at once. A person raises it with: clanker-teams budget ${team} --tokens N (or --cost USD).`);
 
   const kind = kindOf(input.agent ?? "pi");
-  let env = teammateEnv(ctx, team, name, { ...(planMode ? { CLANKER_PLAN_MODE_REQUIRED: "1" } : {}), ...(model ? { CLANKER_AGENT_MODEL: model } : {}) });
+  // A worktree teammate starts at the same place inside its own worktree.
+  const iso = await planIsolation(ctx, cfg, team, name, cwd, input.isolation);
+  let env = teammateEnv(ctx, team, name, { ...(planMode ? { CLANKER_PLAN_MODE_REQUIRED: "1" } : {}), ...(model ? { CLANKER_AGENT_MODEL: model } : {}), ...iso.env });
   let argv: string[];
   if (kind === "pi") {
     const cmd = agentCommand(ctx, cfg);
@@ -197,7 +208,7 @@ export async function spawnTeammate(ctx: Ctx, team: string, input: SpawnInput, d
     if (thinking) argv.push("--thinking", thinking);
     argv.push("-e", extensionPath(), initialPrompt(team, name, input.prompt));
   } else {
-    const l = launchKind(ctx, kind, { team, name, cwd, model, thinking, env, prompt: `${initialPrompt(team, name, input.prompt)}\n\n${MCP_PROMPT_TAIL(team)}` });
+    const l = launchKind(ctx, kind, { team, name, cwd: iso.cwd, model, thinking, env, prompt: `${initialPrompt(team, name, input.prompt)}\n\n${MCP_PROMPT_TAIL(team)}` });
     argv = l.argv;
     env = { ...env, ...l.env };
   }
@@ -209,12 +220,14 @@ export async function spawnTeammate(ctx: Ctx, team: string, input: SpawnInput, d
   }
 
   // One spawn of a name at a time: two racing to replace the same dead teammate must not both win.
-  const { member, pane, replaced } = await ctx.store.withLock(team, `spawn:${name.toLowerCase()}`, () => spawnLocked(ctx, team, name, { argv, cwd, env, model, thinking, planMode, prompt: input.prompt }, adapter, d));
-  await appendEvent(ctx, team, "teammate.spawned", { name, pane: pane.paneId, kind: pane.kind, pid: pane.pid, agent: kind, model, thinking, planModeRequired: planMode, cwd, replaced });
+  const extra: Partial<Member> = { ...iso.member, ...(budget ? { budget } : {}) };
+  const { member, pane, replaced } = await ctx.store.withLock(team, `spawn:${name.toLowerCase()}`, () => spawnLocked(ctx, team, name, { argv, cwd: iso.cwd, env, model, thinking, planMode, prompt: input.prompt, extra }, adapter, d))
+    .catch(async (e) => { if (iso.created) await retireWorktree(iso.member as Member); throw e; });
+  await appendEvent(ctx, team, "teammate.spawned", { name, pane: pane.paneId, kind: pane.kind, pid: pane.pid, agent: kind, model, thinking, planModeRequired: planMode, cwd: iso.cwd, replaced, ...(iso.member.worktree ? { branch: iso.member.worktree.branch } : {}), ...(budget ? { budget } : {}) });
   return { member: { ...member, pane: pane as Member["pane"] }, pane, argv, attach: adapter.attachHint(pane), replaced };
 }
 
-interface SpawnPlan { argv: string[]; cwd: string; env: Record<string, string>; model?: string; thinking?: ThinkingLevel; planMode: boolean; prompt: string }
+interface SpawnPlan { argv: string[]; cwd: string; env: Record<string, string>; model?: string; thinking?: ThinkingLevel; planMode: boolean; prompt: string; extra?: Partial<Member> }
 
 /** The part of spawnTeammate that runs under the name's spawn lock: replace a dead holder, add the member, open the pane. */
 async function spawnLocked(ctx: Ctx, team: string, name: string, o: SpawnPlan, adapter: TerminalAdapter, d: Required<TeammateDeps>): Promise<{ member: Member; pane: PaneRef; replaced: boolean }> {
@@ -232,7 +245,7 @@ async function spawnLocked(ctx: Ctx, team: string, name: string, o: SpawnPlan, a
   }
 
   // Replace only the dead teammate found above (agentId), should another process have replaced it meanwhile.
-  const member = await addMember(ctx, team, { name, role: "teammate", model: o.model, thinking: o.thinking, cwd: o.cwd, prompt: o.prompt, planModeRequired: o.planMode }, replaced ? { replace: existing!.agentId } : {});
+  const member = await addMember(ctx, team, { ...o.extra, name, role: "teammate", model: o.model, thinking: o.thinking, cwd: o.cwd, prompt: o.prompt, planModeRequired: o.planMode }, replaced ? { replace: existing!.agentId } : {});
   // A shutdown request the previous holder of this name never read would stop the newcomer at once.
   const stale = (await unreadPeek(ctx, team, name)).filter((m) => m.kind === "shutdown_request").map((m) => m.id);
   if (stale.length) await markRead(ctx, team, name, stale);
@@ -262,6 +275,10 @@ export interface TeammateStatus {
   error: string | null;
   /** Its file reservations. */
   reservations: Reservation[];
+  /** Its branch against the lead's (worktree teammates). */
+  worktree?: WorktreeStatus | { error: string };
+  /** What its model calls used, and its budget. */
+  usage?: UsageRow;
 }
 
 async function teammateStatus(ctx: Ctx, team: string, m: Member, d: Required<TeammateDeps>): Promise<TeammateStatus> {
@@ -289,7 +306,10 @@ async function teammateStatus(ctx: Ctx, team: string, m: Member, d: Required<Tea
 /** Whether a teammate runs, its state, unread count and current task. */
 export async function checkTeammate(ctx: Ctx, team: string, name: string, deps: TeammateDeps = {}): Promise<TeammateStatus> {
   const cfg = await readTeam(ctx, team);
-  return teammateStatus(ctx, team, requireTeammate(cfg, name), { ...defaultDeps, ...deps });
+  const m = requireTeammate(cfg, name);
+  const s = await teammateStatus(ctx, team, m, { ...defaultDeps, ...deps });
+  const worktree = await worktreeStatus(m);
+  return { ...s, ...(worktree ? { worktree } : {}), usage: await usageOf(ctx, team, m.name) };
 }
 
 interface KillResult {
@@ -357,19 +377,20 @@ async function retire(ctx: Ctx, team: string, name: string, reason: string): Pro
 }
 
 /** Kills a teammate now: pane and process end, the member is removed, its unfinished tasks go back to pending. */
-export async function forceKillTeammate(ctx: Ctx, team: string, name: string, deps: TeammateDeps = {}): Promise<{ actions: string[]; exiting: number[]; releasedTasks: string[] }> {
+export async function forceKillTeammate(ctx: Ctx, team: string, name: string, deps: TeammateDeps = {}): Promise<{ actions: string[]; exiting: number[]; releasedTasks: string[]; worktree: string }> {
   const d = { ...defaultDeps, ...deps };
   const cfg = await readTeam(ctx, team);
   requireLead(ctx, cfg, "kill teammates");
   const m = requireTeammate(cfg, name);
   const { actions, exiting } = await killTeammate(ctx, team, m, d);
   const releasedTasks = await retire(ctx, team, name, `${name} was force-killed by ${ctx.actor}`);
-  await appendEvent(ctx, team, "teammate.killed", { name, actions, exiting, releasedTasks });
-  return { actions, exiting, releasedTasks };
+  const worktree = await retireWorktree(m);
+  await appendEvent(ctx, team, "teammate.killed", { name, actions, exiting, releasedTasks, ...(worktree ? { worktree } : {}) });
+  return { actions, exiting, releasedTasks, worktree };
 }
 
 /** Orderly stop: ask the teammate to finish its turn and exit; kill it after the grace period; then remove it. */
-export async function shutdownTeammate(ctx: Ctx, team: string, name: string, deps: TeammateDeps & { graceMs?: number } = {}): Promise<{ exited: boolean; killed: boolean; actions: string[]; exiting: number[]; releasedTasks: string[]; waitedMs: number }> {
+export async function shutdownTeammate(ctx: Ctx, team: string, name: string, deps: TeammateDeps & { graceMs?: number } = {}): Promise<{ exited: boolean; killed: boolean; actions: string[]; exiting: number[]; releasedTasks: string[]; waitedMs: number; worktree: string }> {
   const d = { ...defaultDeps, ...deps };
   const cfg = await readTeam(ctx, team);
   requireLead(ctx, cfg, "approve a shutdown");
@@ -388,12 +409,13 @@ export async function shutdownTeammate(ctx: Ctx, team: string, name: string, dep
   const { actions, exiting } = await killTeammate(ctx, team, m, d);
   const killed = !exited && actions.some((a) => a.startsWith("process") || a.startsWith("pane"));
   const releasedTasks = await retire(ctx, team, name, exited ? `${name} shut down` : `${name} did not exit within ${Math.round(grace / 1000)} s and was killed`);
-  await appendEvent(ctx, team, "teammate.stopped", { name, exited, killed, exiting, releasedTasks });
-  return { exited, killed, actions, exiting, releasedTasks, waitedMs: Date.now() - started };
+  const worktree = await retireWorktree(m);
+  await appendEvent(ctx, team, "teammate.stopped", { name, exited, killed, exiting, releasedTasks, ...(worktree ? { worktree } : {}) });
+  return { exited, killed, actions, exiting, releasedTasks, waitedMs: Date.now() - started, worktree };
 }
 
 /** Stops the team's running teammates, then deletes the team's data. Returns who was stopped. */
-export async function stopTeamAndDelete(ctx: Ctx, team: string, deps: TeammateDeps = {}): Promise<string[]> {
+export async function stopTeamAndDelete(ctx: Ctx, team: string, deps: TeammateDeps = {}, out: { notes?: string[] } = {}): Promise<string[]> {
   const d = { ...defaultDeps, ...deps };
   const cfg = await readTeam(ctx, team);
   requireLead(ctx, cfg, "delete the team");
@@ -404,6 +426,7 @@ export async function stopTeamAndDelete(ctx: Ctx, team: string, deps: TeammateDe
   const headless = new Map<string, PaneRef>();
   for (const m of mates) if (m.pane?.kind === "headless") headless.set(`${m.pane.socket ?? ""}\n${m.pane.session ?? ""}`, m.pane);
   for (const pane of headless.values()) await d.adapterForPane(ctx, pane).destroy?.().catch(() => undefined);
+  for (const m of mates) { const note = await retireWorktree(m); if (note) (out.notes ??= []).push(`${m.name}: ${note}`); }
   await deleteTeam(ctx, team);
   return stopped;
 }

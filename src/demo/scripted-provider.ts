@@ -29,6 +29,8 @@ export interface Reply {
 	delayMs?: number;
 	/** Block until this file exists before answering (test-controlled "busy" model). */
 	waitForFile?: string;
+	/** What this call reports as used (default: 1 output token, no cost), as a real provider's message usage. */
+	usage?: { input?: number; output?: number; cacheRead?: number; cacheWrite?: number; cost?: number };
 }
 
 /** A conditional rule. The first rule that matches (and has replies left) answers. */
@@ -375,8 +377,12 @@ function streamScripted(model: Model<any>, context: Context, options?: SimpleStr
 				stream.push({ type: "toolcall_end", contentIndex: idx, toolCall, partial: output });
 			}
 			output.stopReason = calls.length > 0 ? "toolUse" : "stop";
-			output.usage.output = 1;
-			output.usage.totalTokens = 1;
+			const u = reply.usage ?? { output: 1 };
+			output.usage = {
+				input: u.input ?? 0, output: u.output ?? 0, cacheRead: u.cacheRead ?? 0, cacheWrite: u.cacheWrite ?? 0,
+				totalTokens: (u.input ?? 0) + (u.output ?? 0) + (u.cacheRead ?? 0) + (u.cacheWrite ?? 0),
+				cost: { input: 0, output: u.cost ?? 0, cacheRead: 0, cacheWrite: 0, total: u.cost ?? 0 },
+			};
 			stream.push({ type: "done", reason: output.stopReason as "stop" | "toolUse", message: output });
 		} catch (error) {
 			output.stopReason = options?.signal?.aborted ? "aborted" : "error";

@@ -13,10 +13,10 @@ interface Prop { type?: string; enum?: string[]; description?: string; items?: {
  * teammates before messages to them, and team_delete comes last.
  */
 const ORDER = [
-  "team_create", "read_config", "spawn_teammate", "check_teammate", "task_create", "task_list", "task_get",
+  "team_create", "read_config", "spawn_teammate", "check_teammate", "teammate_merge", "task_create", "task_list", "task_get",
   "file_reserve", "file_release", "milestone", "vote", "team_status", "task_claim", "task_release",
   "task_update", "task_submit_plan", "task_evaluate_plan", "send_message", "broadcast_message", "read_inbox", "wait_for_mail", "force_kill_teammate",
-  "process_shutdown_approved", "team_delete",
+  "team_save_template", "process_shutdown_approved", "team_delete",
 ];
 
 function inOrder(): ToolDef[] {

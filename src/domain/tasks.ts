@@ -217,8 +217,12 @@ async function removeBlocker(ctx: Ctx, tx: TaskTx, t: Task, blockerRaw: unknown,
 
 export interface CreateTaskInput { subject: string; description: string; status?: string; owner?: string; blocked_by?: unknown[] }
 
-/** Creates a task; returns it. Assigning an owner messages that owner. */
-export async function createTask(ctx: Ctx, team: string, input: CreateTaskInput): Promise<Task> {
+/**
+ * Creates a task; returns it. Assigning an owner messages that owner. The
+ * repo's task_created hook runs first (exit 2 refuses the creation with its
+ * output as the reason); what it did is put in `out.hook`.
+ */
+export async function createTask(ctx: Ctx, team: string, input: CreateTaskInput, out: { hook?: HookResult } = {}): Promise<Task> {
   const cfg = await readTeam(ctx, team);
   const actor = requireMember(cfg, "caller (your identity)", ctx.actor);
   const subject = text("subject", input.subject, MAX_SUBJECT_CHARS);
@@ -234,6 +238,8 @@ export async function createTask(ctx: Ctx, team: string, input: CreateTaskInput)
     return t;
   };
   const created = (t: Task) => ev(ctx, "task.created", { id: t.id, subject, status: t.status, owner, blockedBy: t.blockedBy });
+  const hook = await taskCreatedHook(ctx, team, cfg.hookTimeoutMs, { ...fresh(""), blockedBy: (input.blocked_by ?? []).map(String) });
+  if (hook) out.hook = hook;
   let task: Task;
   if (input.blocked_by?.length) {
     // Edges on other tasks: a transaction. A new task has no dependents, so it can be in no cycle.
@@ -254,8 +260,27 @@ export async function createTask(ctx: Ctx, team: string, input: CreateTaskInput)
       return { task: t, events: [created(t)] };
     });
   }
+  if (hook) await appendEvent(ctx, team, "hook.ran", { taskId: task.id, hook: "task_created", outcome: hook.outcome, exitCode: hook.exitCode, durationMs: hook.durationMs, leftovers: hook.leftovers?.length || undefined });
   if (owner && owner !== actor) await notify(ctx, team, owner, `Task #${task.id} assigned to you`, `${actor} assigned you task ${taskBrief(task)}`, "task_assigned");
   return task;
+}
+
+/** The hook timeout: CLANKER_HOOK_TIMEOUT_MS, else the team's hookTimeoutMs, else 5 minutes. */
+function hookTimeout(ctx: Ctx, cfgTimeout: number | undefined): number {
+  const envTimeout = Number(ctx.env.CLANKER_HOOK_TIMEOUT_MS);
+  return envTimeout > 0 ? envTimeout : cfgTimeout ?? 5 * 60_000;
+}
+
+/** Runs the task_created hook on the task about to be created (id ""): a veto (exit 2) throws with its output; undefined when there is none. */
+async function taskCreatedHook(ctx: Ctx, team: string, cfgTimeout: number | undefined, draft: Task): Promise<HookResult | undefined> {
+  if (!ctx.runHook) return undefined;
+  const hook = await ctx.runHook({ hook: "task_created", team, task: draft, agent: ctx.actor, cwd: ctx.cwd, timeoutMs: hookTimeout(ctx, cfgTimeout), env: { ...ctx.env, ...ctx.store.childEnv() } });
+  if (hook.outcome === "missing") return undefined;
+  if (hook.outcome === "veto") {
+    await appendEvent(ctx, team, "hook.ran", { hook: "task_created", outcome: "veto", exitCode: hook.exitCode, subject: draft.subject, durationMs: hook.durationMs });
+    throw new TeamsError("FORBIDDEN", `task_create refused by the repo's task_created hook (exit 2)${hook.outputTail ? `:\n${hook.outputTail}` : "."}\nChange the task as it says and create it again.`, { hook: "task_created", outcome: "veto", output: hook.outputTail ?? "" });
+  }
+  return hook;
 }
 
 export interface ListFilter { status?: string; owner?: string; include_deleted?: boolean }
@@ -379,8 +404,7 @@ export async function updateTask(ctx: Ctx, team: string, idRaw: unknown, input: 
 async function afterCompleted(ctx: Ctx, team: string, cfgTimeout: number | undefined, result: UpdateResult): Promise<void> {
   const task = result.task;
   if (ctx.runHook) {
-    const envTimeout = Number(ctx.env.CLANKER_HOOK_TIMEOUT_MS);
-    const timeoutMs = envTimeout > 0 ? envTimeout : cfgTimeout ?? 5 * 60_000;
+    const timeoutMs = hookTimeout(ctx, cfgTimeout);
     // The hook runs "after the task is saved": it may read the documented files (they follow the log within ~100 ms otherwise).
     await ctx.store.flush().catch(() => undefined);
     // The hook (and any clanker-teams CLI it calls) must reach this context's store, whatever the env says.

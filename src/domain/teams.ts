@@ -24,7 +24,11 @@ export async function listTeams(ctx: Ctx): Promise<string[]> {
   return ctx.store.listTeams();
 }
 
-export interface CreateTeamInput { team_name: string; description?: string; default_model?: string }
+export interface CreateTeamInput {
+  team_name: string; description?: string; default_model?: string;
+  /** Further config fields (isolation, budget, worktreeDir, stuckAfterMs, autoReserve), written with the team. */
+  settings?: Partial<Pick<TeamConfig, "isolation" | "budget" | "worktreeDir" | "stuckAfterMs">> & { autoReserve?: boolean };
+}
 
 /** Creates a team with the caller as its lead. */
 export async function createTeam(ctx: Ctx, input: CreateTeamInput): Promise<TeamConfig> {
@@ -38,9 +42,10 @@ export async function createTeam(ctx: Ctx, input: CreateTeamInput): Promise<Team
     defaultModel: input.default_model,
     members: [{ name: LEAD_NAME, agentId: nanoid(12), role: "lead", cwd: ctx.cwd, joinedAt: now }],
   };
+  for (const [k, v] of Object.entries(input.settings ?? {})) if (v !== undefined) (cfg as Record<string, unknown>)[k] = v;
   if (cfg.description === undefined) delete cfg.description;
   if (cfg.defaultModel === undefined) delete cfg.defaultModel;
-  await ctx.store.createTeam(cfg, [ev(ctx, "team.created", { description: input.description, defaultModel: input.default_model })]);
+  await ctx.store.createTeam(cfg, [ev(ctx, "team.created", { description: input.description, defaultModel: input.default_model, ...(input.settings ? { settings: input.settings } : {}) })]);
   return cfg;
 }
 

@@ -3,7 +3,11 @@
  * it is on every turn, delivers inbox messages into the conversation the
  * moment they arrive (the store's change notification + 30 s poll), keeps its presence fresh,
  * enforces plan mode and file reservations (reservation-gate.ts), reports failed model calls (presence state "error",
- * one message to the lead), and (in the lead) sweeps dead teammates' tasks.
+ * one message to the lead), counts its model usage against budgets (a teammate
+ * over budget stops after its current turn), runs the teammate_idle hook when a
+ * teammate goes idle, and (in the lead) sweeps dead teammates' tasks and nudges
+ * stuck ones. A lead that starts in a project whose teams it led (a restart)
+ * takes them up again: their mail is delivered, once.
  *
  * Host imports are type-only, so one file serves pi 0.55 (clanker's base),
  * pi 0.73 and the clanker fork. Extension-API behaviour this relies on is
@@ -12,7 +16,8 @@
  * Environment: CLANKER_TEAM_NAME + CLANKER_AGENT_NAME make a teammate (else the
  * lead); CLANKER_PLAN_MODE_REQUIRED=1, CLANKER_AGENT_MODEL (set by
  * spawn_teammate); CLANKER_TEAMS_HEARTBEAT_MS overrides the 5 s heartbeat,
- * CLANKER_TEAMS_GREET_WAIT_MS the 15 s GREET_WAIT_MS (tests).
+ * CLANKER_TEAMS_GREET_WAIT_MS the 15 s GREET_WAIT_MS (tests; it is also how long a
+ * restarted agent without a prompt waits before its mail starts a run).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -20,6 +25,12 @@ import { fileURLToPath } from "node:url";
 import type { ExtensionAPI, ExtensionContext } from "@mariozechner/pi-coding-agent";
 import { makeCtx, newSession, type Ctx } from "../context.js";
 import { runCompletionHook } from "../agents/hooks.js";
+import { idleFeedback, MAX_IDLE_FEEDBACK, runIdleHook } from "../agents/idle-hook.js";
+import { budgetStopReason, recordUsage, usageOfMessage } from "../domain/budgets.js";
+import { sweepStuck } from "../domain/stuck.js";
+import { releaseTasksOf } from "../domain/tasks.js";
+import { livenessOf } from "../domain/presence.js";
+import { repoRoot } from "../repo.js";
 import { markRead, sendMessage, unreadCount, unreadPeek } from "../domain/messages.js";
 import { HEARTBEAT_EVERY_MS, recoverAbandoned, writePresence } from "../domain/presence.js";
 import { getTask, listTasks } from "../domain/tasks.js";
@@ -69,6 +80,18 @@ interface ProcessState {
   toldLead?: string;
   /** The error pi is crashing with (seen by uncaughtExceptionMonitor), for the presence file. */
   fatal?: string;
+  /** Why this teammate must stop (its or the team's budget is used up): it stops after its current turn. */
+  budgetStop?: string;
+  /** The budget stop is done: presence says "stopped" from now on. */
+  stopped?: boolean;
+  /** Since when (store clock, ISO) the agent has been idle; null while a run goes on. */
+  idleSince?: string | null;
+  /** teammate_idle hook feedback rounds in a row; reset by a run the hook did not start. */
+  idleFeedback: number;
+  /** The next run is the idle hook's feedback. */
+  hookRunPending?: boolean;
+  /** Idle-hook failures the lead was told about (outcome/exit). */
+  toldHook: Set<string>;
   live: LiveCounts;
 }
 
@@ -78,7 +101,7 @@ type G = typeof globalThis & { [STATE]?: ProcessState; __clankerTeamsDebug?: () 
 function processState(): ProcessState {
   const g = globalThis as G;
   return (g[STATE] ??= {
-    runSeen: false, greeted: new Set(), leadTeams: new Set(), presenceTeams: new Set(), exitHook: false, session: newSession(),
+    runSeen: false, greeted: new Set(), leadTeams: new Set(), presenceTeams: new Set(), exitHook: false, session: newSession(), idleFeedback: 0, toldHook: new Set(),
     live: { loads: 0, instances: 0, watchers: 0, poll: 0, heartbeat: 0, sweep: 0 },
   });
 }
@@ -154,6 +177,12 @@ export default function clankerTeams(pi: ExtensionAPI): void {
   let ending = false;
   let shutdownWanted = false;
   let greetTimer: NodeJS.Timeout | undefined;
+  let resumeTimer: NodeJS.Timeout | undefined;
+  let stoppingForBudget = false;
+  let accounting: Promise<void> = Promise.resolve();
+  /** Deliveries into the conversation so far (the idle hook skips a turn end that mail answers). */
+  let delivered = 0;
+  const sweeping = new Set<string>();
   let shutdownCalled = false;
   let disposed = false;
   const teams = new Set<string>();
@@ -170,6 +199,7 @@ export default function clankerTeams(pi: ExtensionAPI): void {
       disposed = true;
       for (const { t, kind } of timers) { clearInterval(t); ps.live[kind]--; }
       if (greetTimer) clearTimeout(greetTimer);
+      if (resumeTimer) clearTimeout(resumeTimer);
       timers.length = 0;
       for (const team of [...watchers.keys()]) unwatch(team);
       if (ps.current === instance) ps.current = undefined;
@@ -201,7 +231,7 @@ export default function clankerTeams(pi: ExtensionAPI): void {
       try {
         const ctx = ctxFor();
         const current = (await listTasks(ctx, team)).find((t) => t.owner === actor && (t.status === "in_progress" || t.status === "planning"));
-        await writePresence(ctx, team, actor, { pane: env.TMUX_PANE ?? env.WEZTERM_PANE ?? env.ZELLIJ_PANE_ID, currentTask: current?.id, error: ps.modelError?.reason, ...patch });
+        await writePresence(ctx, team, actor, { pane: env.TMUX_PANE ?? env.WEZTERM_PANE ?? env.ZELLIJ_PANE_ID, currentTask: current?.id, error: ps.modelError?.reason, idleSince: busy ? null : ps.idleSince ?? null, ...patch, ...(ps.stopped ? { state: "stopped" as const, error: `stopped: ${ps.budgetStop}` } : {}) });
         ps.presenceTeams.add(team);
         if (team === (myTeam ?? [...teams][0])) await updateStatusLine(current?.id);
       } catch { /* the team may be gone; never crash the host */ }
@@ -209,8 +239,8 @@ export default function clankerTeams(pi: ExtensionAPI): void {
   }
 
   /** "error" from a failed model call until one succeeds, whether or not pi is retrying. */
-  function stateNow(): "error" | "busy" | "idle" {
-    return ps.modelError ? "error" : busy ? "busy" : "idle";
+  function stateNow(): "error" | "busy" | "idle" | "stopped" {
+    return ps.stopped ? "stopped" : ps.modelError ? "error" : busy ? "busy" : "idle";
   }
 
   async function updateStatusLine(taskId?: string): Promise<void> {
@@ -224,7 +254,8 @@ export default function clankerTeams(pi: ExtensionAPI): void {
 
   /** Delivers unread mail of one team into the conversation, then marks exactly those read; single-flight per team. */
   function deliver(team: string): Promise<void> {
-    if (disposed || ending) return Promise.resolve();
+    // A teammate over budget takes no more work: its mail stays unread (for whoever takes its place).
+    if (disposed || ending || ps.budgetStop) return Promise.resolve();
     // Before the first run (the initial prompt, which never starts when the model has no key) mail waits, but a
     // shutdown request is obeyed at once: the lead must not wait out its grace period for a teammate that cannot work.
     if (!ps.runSeen) return role === "teammate" ? obeyShutdown(team) : Promise.resolve();
@@ -241,7 +272,7 @@ export default function clankerTeams(pi: ExtensionAPI): void {
         const shutdown = msgs.filter((m) => m.kind === "shutdown_request" && role === "teammate");
         const rest = msgs.filter((m) => !shutdown.includes(m));
         try {
-          if (rest.length) pi.sendUserMessage(formatDelivery(team, rest), { deliverAs: "followUp" });
+          if (rest.length) { pi.sendUserMessage(formatDelivery(team, rest), { deliverAs: "followUp" }); delivered++; }
         } catch { return; } // a stale instance (after reload): leave them unread for the current one
         await markRead(ctx, team, actor, msgs.map((m) => m.id)).catch(() => undefined);
         if (shutdown.length) requestShutdown();
@@ -333,10 +364,15 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     if (prev && prev !== instance) prev.dispose(); // a reload whose session_shutdown we did not see
     ps.current = instance;
     every("poll", POLL_MS, deliverAll);
-    every("heartbeat", heartbeatMs(env), () => void presence({ state: stateNow() }));
+    every("heartbeat", heartbeatMs(env), () => {
+      void presence({ state: stateNow() });
+      if (role === "teammate") void checkBudget();
+    });
     if (role === "teammate") {
       watch(myTeam!);
+      if (!busy && ps.idleSince === undefined) ps.idleSince = await storeIso();
       await presence({ state: ps.modelError ? "error" : "starting", startedAt: new Date().toISOString() });
+      await checkBudget();
       if (greetPending()) {
         // The greeting waits for the first model call's outcome (it must not say "working" when the model fails).
         greetTimer = setTimeout(() => void greet("waiting"), greetWaitMs(env));
@@ -348,12 +384,141 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     if (noKey) modelFailed(noKey);
     if (role === "lead") {
       if (myTeam) ps.leadTeams.add(myTeam);
+      const resumed = await adoptTeams();
       for (const t of ps.leadTeams) watch(t);
       if (teams.size) await presence({ state: stateNow() });
       every("sweep", SWEEP_MS, () => {
-        for (const t of teams) void recoverAbandoned(ctxFor(), t).catch(() => undefined);
+        for (const t of teams) void sweep(t);
       });
+      if (resumed.length) openDeliveryAfterWait();
+    } else {
+      openDeliveryAfterWait();
     }
+  }
+
+  /** The store's clock as an ISO time (presence times are judged by it). */
+  async function storeIso(): Promise<string> {
+    try { return new Date(await ctxFor().store.now()).toISOString(); } catch { return new Date().toISOString(); }
+  }
+
+  /**
+   * An agent started without a prompt (a restart, /resume in a new process) gets its
+   * waiting mail once no run has started for a while; an initial prompt always runs first.
+   */
+  function openDeliveryAfterWait(): void {
+    if (ps.runSeen || resumeTimer) return;
+    resumeTimer = setTimeout(() => {
+      if (disposed || ps.runSeen) return;
+      ps.runSeen = true;
+      deliverAll();
+    }, greetWaitMs(env));
+    resumeTimer.unref?.();
+  }
+
+  /**
+   * A lead that starts where it led teams before (a crash, a new session, a new
+   * process) takes them up again: teams whose lead worked in this repository
+   * (or directory), unless another live lead process has them. Returns them.
+   */
+  async function adoptTeams(): Promise<string[]> {
+    const adopted: string[] = [];
+    try {
+      const ctx = ctxFor();
+      const here = repoRoot(cwd);
+      for (const name of await ctx.store.listTeams()) {
+        if (ps.leadTeams.has(name)) continue;
+        const cfg = await ctx.store.getTeam(name).catch(() => undefined);
+        const lead = cfg && findMember(cfg, LEAD_NAME);
+        if (!lead?.cwd || repoRoot(lead.cwd) !== here) continue;
+        const rt = await ctx.store.getPresence(name, LEAD_NAME);
+        if (rt && rt.pid !== process.pid && (await livenessOf(ctx, rt)).alive) continue;
+        ps.leadTeams.add(name);
+        adopted.push(name);
+      }
+    } catch { /* no data yet */ }
+    return adopted;
+  }
+
+  /** The lead's sweep of one team: dead teammates' tasks and reservations, stuck teammates; one pass at a time. */
+  async function sweep(team: string): Promise<void> {
+    if (sweeping.has(team)) return;
+    sweeping.add(team);
+    try {
+      await recoverAbandoned(ctxFor(), team).catch(() => undefined);
+      await sweepStuck(ctxFor(), team).catch(() => undefined);
+    } finally {
+      sweeping.delete(team);
+    }
+  }
+
+  /** Counts one assistant message's usage for each team this agent is in; a teammate over budget stops. */
+  function account(message: unknown): void {
+    if ((message as { role?: string } | undefined)?.role !== "assistant") return;
+    const d = usageOfMessage(message);
+    if (!d || (!d.tokens && !d.costUsd)) return;
+    accounting = accounting.then(async () => {
+      for (const team of presenceTeams()) {
+        try {
+          const ctx = ctxFor();
+          const r = await recordUsage(ctx, team, actor, d);
+          await writePresence(ctx, team, actor, { usage: { tokens: r.member.tokens, costUsd: r.member.costUsd, calls: r.member.calls } });
+          if (role === "teammate") {
+            const stop = r.alarms.find((a) => a.level === "stop");
+            if (stop) budgetStopNow(stop.scope === "member" ? "its budget is used up" : "the team budget is used up");
+          }
+        } catch { /* the team may be gone */ }
+      }
+    });
+  }
+
+  /** Stops over budget (own or the team's, decided elsewhere too): after the current turn. */
+  async function checkBudget(): Promise<void> {
+    if (role !== "teammate" || ps.budgetStop) return;
+    const why = await budgetStopReason(ctxFor(), myTeam!, actor).catch(() => undefined);
+    if (why) budgetStopNow(why);
+  }
+
+  function budgetStopNow(reason: string): void {
+    if (ps.budgetStop) return;
+    ps.budgetStop = reason;
+    if (!busy && !ending) void stopForBudget();
+  }
+
+  /** Over budget: unfinished tasks back to pending (the lead is told), presence "stopped", exit. */
+  async function stopForBudget(): Promise<void> {
+    if (stoppingForBudget || !ps.budgetStop) return;
+    stoppingForBudget = true;
+    const why = `${actor} stopped: ${ps.budgetStop}`;
+    try { await releaseTasksOf(ctxFor(), myTeam!, actor, why); } catch { /* the team may be gone */ }
+    ps.stopped = true;
+    await presence({});
+    shutdownNow();
+  }
+
+  /** After a teammate's run ends with nothing more to do: the teammate_idle hook; exit 2 sends its output back. */
+  async function afterIdle(deliveredBefore: number): Promise<void> {
+    await Promise.all([...delivering.values()]).catch(() => undefined);
+    if (role !== "teammate" || busy || disposed || shutdownWanted || ps.budgetStop || delivered > deliveredBefore) return;
+    const ctx = ctxFor();
+    let r;
+    try { r = await runIdleHook(ctx, myTeam!, ps.idleFeedback); } catch { return; }
+    if (disposed || shutdownWanted || ps.budgetStop) return;
+    if (r.outcome === "veto") {
+      if (ps.idleFeedback >= MAX_IDLE_FEEDBACK) return void tellLeadAboutHook(`veto-cap`, `${actor}'s teammate_idle hook sent it back ${ps.idleFeedback} times in a row; its feedback is no longer sent until ${actor} runs for another reason. Last output:\n${r.outputTail ?? ""}`);
+      ps.idleFeedback++;
+      ps.hookRunPending = true;
+      try { pi.sendUserMessage(idleFeedback(r), { deliverAs: "followUp" }); } catch { ps.hookRunPending = false; }
+    } else if (r.outcome !== "ok" && r.outcome !== "missing") {
+      const head = { failed: `failed (exit ${r.exitCode})`, timeout: "timed out and was killed", not_executable: "is not executable", broken: "is broken", error: "could not run" }[r.outcome];
+      tellLeadAboutHook(`${r.outcome}/${r.exitCode ?? ""}`, `${actor}'s teammate_idle hook ${head}${r.outputTail ? `:\n${r.outputTail}` : "."}`);
+    }
+  }
+
+  /** Tells the lead about an idle-hook problem once per kind (per process). */
+  function tellLeadAboutHook(key: string, content: string): void {
+    if (ps.toldHook.has(key)) return;
+    ps.toldHook.add(key);
+    void sendMessage(ctxFor(), myTeam!, { recipient: LEAD_NAME, summary: `${actor}: teammate_idle hook problem`.slice(0, 200), content, kind: "hook_problem" }).catch(() => undefined);
   }
 
   /** Why the current model cannot be called at all (no model, no key), or undefined. Never throws. */
@@ -439,13 +604,26 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     if (!instance.started) await start(ctx);
     busy = true;
     ending = false;
+    ps.idleSince = null;
+    if (ps.hookRunPending) ps.hookRunPending = false;
+    else ps.idleFeedback = 0;
     const first = !ps.runSeen;
     ps.runSeen = true;
     // Mail that arrived before the first run (e.g. the task the lead assigned at spawn) joins this run as a follow-up.
     if (first) deliverAll();
     await presence({ state: stateNow() });
   });
-  pi.on("message_end", async (e) => judge((e as { message?: unknown }).message));
+  pi.on("message_end", async (e) => {
+    const message = (e as { message?: unknown }).message;
+    judge(message);
+    account(message);
+  });
+  // Over budget: no further model call in this run (the turn's tool calls have finished).
+  pi.on("turn_end", async (_e, ctx) => {
+    if (!ps.budgetStop || !busy) return;
+    await accounting;
+    try { ctx.abort(); } catch { /* stale context */ }
+  });
   // The model is answering: enough for the greeting to say it works (a long answer may take minutes to end).
   pi.on("message_update", async (e) => {
     if (!greetPending() || ps.modelError) return;
@@ -466,13 +644,18 @@ export default function clankerTeams(pi: ExtensionAPI): void {
     // pi 0.73 strands a follow-up sent while agent_end is being handled (until the next prompt):
     // hold deliveries until one macrotask after this handler returns, then flush.
     ending = true;
+    ps.idleSince = await storeIso();
     try {
+      await accounting; // a budget stop decided by this run's last message
       await presence({ state: stateNow() });
     } finally {
       setTimeout(() => {
         ending = false;
         if (shutdownWanted) return shutdownNow();
+        if (ps.budgetStop) return void stopForBudget();
+        const before = delivered;
         deliverAll();
+        void afterIdle(before);
       }, 0);
     }
   });

@@ -1,11 +1,13 @@
 /** Team, task and message tools. */
 import { z } from "zod";
-import type { Ctx } from "../context.js";
+import type { Ctx, HookResult } from "../context.js";
 import { createTeam, readTeam } from "../domain/teams.js";
 import { createTask, getTask, listTasks, updateTask, submitPlan, evaluatePlan, claimTask, releaseTask, type UpdateResult } from "../domain/tasks.js";
 import { sendMessage, broadcastMessage, readInbox, unreadCount } from "../domain/messages.js";
 import { recoverAbandoned } from "../domain/presence.js";
 import { defineTool } from "./define.js";
+import { budgetParam, hookNote, isolationParam } from "./autonomy-tools.js";
+import { checkBudget } from "../domain/budgets.js";
 import { TASK_STATUSES } from "../schemas.js";
 import type { Message, Task, TaskStatus, TaskSummary } from "../schemas.js";
 
@@ -78,10 +80,21 @@ export const coreTools = [
   defineTool({
     name: "team_create", label: "Create team", roles: ["lead"],
     description: "Create a team; you become its lead (team-lead).",
-    params: z.object({ team_name, description: z.string().optional().describe("What the team is for"), default_model: z.string().optional().describe("Model for teammates unless spawn_teammate names one") }),
+    params: z.object({
+      team_name, description: z.string().optional().describe("What the team is for"), default_model: z.string().optional().describe("Model for teammates unless spawn_teammate names one"),
+      template: z.string().optional().describe("Template to apply: spawns its members"), isolation: isolationParam, budget: budgetParam.optional().describe("All teammates together"),
+    }),
     example: { team_name: "checkout-rewrite", description: "Rewrite the checkout flow" },
     async run(ctx, a) {
-      const cfg = await createTeam(ctx, a);
+      if (a.template !== undefined) {
+        const { createTeamFromTemplate } = await import("../agents/team-setup.js");
+        const r = await createTeamFromTemplate(ctx, { ...a, template: a.template });
+        const ok = r.spawned.map((s) => s.member.name);
+        const bad = r.failed.map((f) => `${f.name}: ${f.error}`);
+        return { text: `Team "${r.team.name}" created from ${r.file}; you are team-lead. Spawned: ${ok.length ? ok.join(", ") : "none"}.${bad.length ? `\nFailed to spawn:\n${bad.join("\n")}` : ""}`, details: { team: r.team, file: r.file, spawned: ok, failed: r.failed } };
+      }
+      const budget = checkBudget("budget", a.budget);
+      const cfg = await createTeam(ctx, { ...a, settings: { isolation: a.isolation, budget } });
       return { text: `Team "${cfg.name}" created; you are team-lead.`, details: { team: cfg } };
     },
   }),
@@ -92,8 +105,9 @@ export const coreTools = [
     example: { team_name: "checkout-rewrite" },
     async run(ctx, a) {
       const { stopTeamAndDelete } = await import("../agents/teammates.js");
-      const stopped = await stopTeamAndDelete(ctx, a.team_name);
-      return { text: `Team "${a.team_name}" deleted${stopped.length ? `; stopped ${stopped.join(", ")}` : ""}.`, details: { team: a.team_name, stopped } };
+      const out: { notes?: string[] } = {};
+      const stopped = await stopTeamAndDelete(ctx, a.team_name, {}, out);
+      return { text: `Team "${a.team_name}" deleted${stopped.length ? `; stopped ${stopped.join(", ")}` : ""}.${out.notes?.length ? `\n${out.notes.join("\n")}` : ""}`, details: { team: a.team_name, stopped, worktrees: out.notes ?? [] } };
     },
   }),
   defineTool({
@@ -118,9 +132,11 @@ export const coreTools = [
     example: { team_name: "checkout-rewrite", subject: "Cart API", description: "POST /cart and DELETE /cart/:id" },
     moreExamples: [{ team_name: "checkout-rewrite", subject: "Cart API tests", description: "Cover POST /cart and DELETE /cart/:id", owner: "backend-dev", blocked_by: ["1"] }],
     async run(ctx, a) {
-      const t = await createTask(ctx, a.team_name, a);
+      const out: { hook?: HookResult } = {};
+      const t = await createTask(ctx, a.team_name, a, out);
       const open = t.blockedBy.length ? openOf(t.blockedBy, await statusLookup(ctx, a.team_name)) : [];
-      return { text: `Task #${t.id} created${t.owner ? `, assigned to ${t.owner}` : ""}${open.length ? `, blocked by ${open.map((b) => "#" + b).join(", ")}` : ""}.`, details: { task: t } };
+      const hook = hookNote("task_created", out.hook);
+      return { text: `Task #${t.id} created${t.owner ? `, assigned to ${t.owner}` : ""}${open.length ? `, blocked by ${open.map((b) => "#" + b).join(", ")}` : ""}.${hook ? `\n${hook}` : ""}`, details: { task: t, ...(out.hook ? { hook: out.hook } : {}) } };
     },
   }),
   defineTool({

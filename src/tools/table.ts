@@ -5,9 +5,10 @@ import { coreTools } from "./core-tools.js";
 import { teammateTools } from "./teammate-tools.js";
 import { coordinationTools } from "./coordination-tools.js";
 import { mailTools } from "./mail-tools.js";
+import { autonomyTools } from "./autonomy-tools.js";
 import { parseArgs, type Host, type Role, type ToolDef, type ToolResult } from "./define.js";
 
-export const tools: ToolDef[] = [...coreTools, ...teammateTools, ...coordinationTools, ...mailTools] as unknown as ToolDef[];
+export const tools: ToolDef[] = [...coreTools, ...teammateTools, ...coordinationTools, ...mailTools, ...autonomyTools] as unknown as ToolDef[];
 
 /** Finds a tool by name, or fails listing the names. */
 export function getTool(name: string): ToolDef {

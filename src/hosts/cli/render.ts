@@ -50,11 +50,14 @@ export type StatusData = Awaited<ReturnType<typeof statusData>>;
 export function renderStatus(d: StatusData): string {
   const out = [c.bold(`Team ${cell(d.team, MAX.name)}`) + (d.description ? c.dim(` — ${cell(d.description, MAX.text)}`) : "")];
   const hosts = new Set(d.members.map((m) => m.host).filter(Boolean));
+  const used = d.members.some((m) => m.usage);
   out.push("", table([
-    [c.dim("MEMBER"), c.dim("ROLE"), c.dim("STATE"), c.dim("UNREAD"), c.dim("TASK"), c.dim("MODEL"), ...(hosts.size > 1 ? [c.dim("HOST")] : [])],
+    [c.dim("MEMBER"), c.dim("ROLE"), c.dim("STATE"), c.dim("UNREAD"), c.dim("TASK"), c.dim("MODEL"), ...(used ? [c.dim("USED")] : []), ...(hosts.size > 1 ? [c.dim("HOST")] : [])],
     ...d.members.map((m) => [
       cell(m.name, MAX.name), cell(m.role), (stateColor[m.state] ?? c.dim)(cell(m.state)), m.unread ? c.yellow(String(m.unread)) : "0",
-      m.currentTask ? `#${cell(m.currentTask)}` : "-", m.model ? cell(m.model, MAX.model) : "-", ...(hosts.size > 1 ? [m.host ? cell(m.host, MAX.name) : "-"] : []),
+      m.currentTask ? `#${cell(m.currentTask)}` : "-", m.model ? cell(m.model, MAX.model) : "-",
+      ...(used ? [m.usage ? `${Math.round(Number(m.usage.tokens) || 0).toLocaleString("en-US")} tok $${(Number(m.usage.costUsd) || 0).toFixed(2)}` : "-"] : []),
+      ...(hosts.size > 1 ? [m.host ? cell(m.host, MAX.name) : "-"] : []),
     ]),
   ]));
   for (const m of d.members) if (m.state === "error" && m.error) out.push(c.red(`${cell(m.name, MAX.name)}: ${cell(m.error, MAX.text)}`));

@@ -7,5 +7,7 @@ import { join } from "./join.js";
 import { mcp } from "./mcp.js";
 import { hook } from "./hook.js";
 import { init } from "./init.js";
+import { dashboard } from "./dashboard.js";
+import { budget } from "./budget.js";
 
-export const commands: Command[] = [call, toolsCmd, status, watch, send, inbox, reserve, release, frontier, vote, demo, mcp, hook, init, db, join];
+export const commands: Command[] = [call, toolsCmd, status, watch, dashboard, send, inbox, reserve, release, frontier, vote, budget, demo, mcp, hook, init, db, join];
