@@ -198,7 +198,7 @@ describe("a team across two hosts on PostgreSQL", () => {
     const { after, rec } = await sweepUntil(["dev"], cutAt);
     // Not before the lease (the last heartbeat was at most ~0.3 s before the cut), and soon after it.
     expect(after).toBeGreaterThanOrEqual(LEASE - 500);
-    expect(after).toBeLessThan(LEASE + 4000);
+    expect(after).toBeLessThan(LEASE + 5000); // the lease, a sweep, and slack for a busy 2-core machine
     expect(rec).toHaveLength(1);
     expect(rec[0].tasks.map((t) => t.id)).toEqual(["1"]);
     expect(rec[0].reason).toMatch(/^dev is dead \(no heartbeat on host-b for \d+ s\)$/);
@@ -262,7 +262,7 @@ describe("a team across two hosts on PostgreSQL", () => {
 
     const { after, rec } = await sweepUntil(["dev", "dev2"], killedAt);
     expect(after).toBeGreaterThanOrEqual(LEASE - 500);
-    expect(after).toBeLessThan(LEASE + 4000);
+    expect(after).toBeLessThan(LEASE + 5000); // the lease, a sweep, and slack for a busy 2-core machine
     expect(rec.flatMap((r) => r.tasks.map((t) => t.id)).sort()).toEqual(["1", "2"]);
     for (const r of rec) expect(r.reason).toMatch(new RegExp(`^${r.owner} is dead \\(no heartbeat on host-b for \\d+ s\\)$`));
     for (const id of ["1", "2"]) expect(await getTask(lead, "t", id)).toMatchObject({ status: "pending", epoch: 1 });
