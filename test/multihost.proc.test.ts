@@ -58,9 +58,34 @@ class Proxy {
       s.on("error", () => {});
       s.on("close", () => { this.sockets.delete(s); c.destroy(); u.destroy(); });
     }
-    c.on("data", (b) => (this.bytesUp += b.length));
-    c.pipe(u);
-    u.pipe(c);
+    c.on("data", (b: Buffer) => {
+      this.bytesUp += b.length;
+      if (!this.frozen && this.freezeOn && b.includes(this.freezeOn)) { this.frozen = true; this.freezeOn = undefined; this.froze?.(); }
+      this.forward(u, b);
+    });
+    u.on("data", (b: Buffer) => this.forward(c, b));
+  }
+
+  /** Frozen: bytes in either direction are held (a link that silently drops packets; nothing is reset). */
+  private frozen = false;
+  private held: Array<() => void> = [];
+  private freezeOn?: Buffer;
+  private froze?: () => void;
+  private forward(to: net.Socket, b: Buffer): void {
+    if (this.frozen) this.held.push(() => { if (!to.destroyed) to.write(b); });
+    else if (!to.destroyed) to.write(b);
+  }
+
+  /** Freezes the link as soon as a client sends bytes containing `marker` (those bytes are held too); resolves then. */
+  freezeWhen(marker: string): Promise<void> {
+    this.freezeOn = Buffer.from(marker);
+    return new Promise((r) => (this.froze = r));
+  }
+
+  /** The frozen link carries again: what was held is delivered, in order. */
+  thaw(): void {
+    this.frozen = false;
+    for (const f of this.held.splice(0)) f();
   }
 
   /** The link goes down: open connections are reset, new ones refused (nothing listens on the port). */
@@ -289,5 +314,29 @@ describe("a team across two hosts on PostgreSQL", () => {
       const have = new Set(mine.map((m) => m.id));
       for (const id of acked[name]) expect(have.has(id), `${name}'s acknowledged message ${id}`).toBe(true);
     }
+  }, 120_000);
+  it("host B drops off the network silently in the middle of a transaction on its claimed task (no reset, the server keeps the row lock): its row lock does not hold the recovery past the lease, and the stale transaction never commits over the new owner", async () => {
+    await teamOn(w, "t", ["dev", "qa"]);
+    await (await import("../src/domain/tasks.js")).createTask(lead, "t", { subject: "long job", description: "" });
+    const dev = onHostB("dev");
+    expect(await dev.waitFor(/^claimed|^none/, 60_000)).toBe("claimed 1 1");
+    // The link freezes when host B's update of #1 is on the wire: its BEGIN and SELECT … FOR UPDATE reached the server, the rest is held.
+    const frozen = proxy.freezeWhen("step two");
+    dev.child.stdin!.write("progress 1 step two\n");
+    await frozen;
+    const cutAt = Date.now();
+    const { after, rec } = await sweepUntil(["dev"], cutAt);
+    // The server ends host B's open transaction after half the lease (it would hold the row lock for 60 s before):
+    // the sweep's wait for that lock does not push the recovery past the lease.
+    expect(after).toBeGreaterThanOrEqual(LEASE - 500);
+    expect(after).toBeLessThan(LEASE + 5000);
+    expect(rec[0].tasks.map((t) => t.id)).toEqual(["1"]);
+    const qa = onHostA("qa");
+    expect(await qa.waitFor(/^claimed|^none/, 60_000)).toBe("claimed 1 2");
+    proxy.thaw();
+    // Its session was ended by the server: the update runs again from the start, and is fenced.
+    expect(await dev.waitFor(/^noted |^refused /, 60_000)).toMatch(/^refused FORBIDDEN task 1: your claim on it was taken away at .* \(dev is dead \(no heartbeat on host-b for \d+ s\)\); it is now owned by qa\./);
+    expect(await getTask(lead, "t", "1")).toMatchObject({ owner: "qa", epoch: 2 });
+    expect((await getTask(lead, "t", "1")).activeForm).not.toBe("step two");
   }, 120_000);
 });
