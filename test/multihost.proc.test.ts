@@ -12,7 +12,10 @@
  * once the lease has passed (not before: another host's pid cannot be
  * checked), the lead is told, a host-A teammate claims them at epoch 2; the
  * cut host's late task_update is refused naming the new owner; nothing host B
- * had acknowledged is lost.
+ * had acknowledged is lost. A silent cut (the proxy holds the bytes, nothing is
+ * reset) in the middle of host B's transaction on its task: the server ends
+ * that transaction after half the lease, so its row lock does not hold the
+ * recovery up (it did for 60 s before).
  */
 import net from "node:net";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
