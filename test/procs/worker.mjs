@@ -11,7 +11,10 @@
  *   worker.mjs update    <team> <id> <field> <n>     n updates of one field; "ack <value>"
  *   worker.mjs claim-all <team> <as>                 task_claim until none is left; "claimed <id> <epoch>" each, then "none"
  *   worker.mjs lease     <team> <as>                 presence (own pid, a session) + task_claim, heartbeats every 300 ms;
- *                                                    then per stdin line "update <id> <status>": "ok <status>" or "refused <code> <message>"
+ *                                                    then per stdin line "update <id> <status>": "ok <status>",
+ *                                                    "progress <id> <text>" (active_form): "noted <id> <text>",
+ *                                                    "send <to> <text>": "sent <id> <text>", "create <subject>": "created <id> <subject>";
+ *                                                    a failed one: "refused <code> <message>"
  *   worker.mjs touch     <team> <as> <ids> <n>       n updates of active_form (every other one also owner) on the comma-separated ids; "u <id> <value>"
  *   worker.mjs edges     <team> <as> <max> <n>       n dependency edits (add or remove) among tasks 1..max; "e <id> <blocker>" for each that applied
  *   worker.mjs chaos     <team> <as> <to> <tag>      sends, creates, updates, claims, reads forever
@@ -91,11 +94,23 @@ switch (mode) {
     say(r.task ? `claimed ${r.task.id} ${r.task.epoch}` : "none");
     setInterval(() => void presence.writePresence(ctx, team, as, { state: "busy" }).catch(() => undefined), 300);
     for (;;) {
-      const [cmd, id, status] = (await next()).trim().split(" ");
-      if (cmd !== "update") break;
+      const line = (await next()).trim();
+      const [cmd, a, b] = line.split(" ");
+      const rest = (n) => line.split(" ").slice(n).join(" ");
       try {
-        const u = await tasks.updateTask(ctx, team, id, { status });
-        say(`ok ${u.task.status}`);
+        if (cmd === "update") {
+          const u = await tasks.updateTask(ctx, team, a, { status: b });
+          say(`ok ${u.task.status}`);
+        } else if (cmd === "progress") {
+          const u = await tasks.updateTask(ctx, team, a, { active_form: rest(2) });
+          say(`noted ${u.task.id} ${u.task.activeForm}`);
+        } else if (cmd === "send") {
+          const m = await messages.sendMessage(ctx, team, { recipient: a, content: rest(2), summary: rest(2).slice(0, 40) });
+          say(`sent ${m.id} ${rest(2)}`);
+        } else if (cmd === "create") {
+          const t = await tasks.createTask(ctx, team, { subject: rest(1), description: "" });
+          say(`created ${t.id} ${t.subject}`);
+        } else break;
       } catch (e) {
         say(`refused ${e.code} ${e.message}`);
       }

@@ -58,6 +58,21 @@ export function retryMs(): number {
   return Number(process.env.CLANKER_TEAMS_DB_RETRY_MS) || 20_000;
 }
 
+/**
+ * How long the server lets a transaction wait for its client before it ends
+ * the session (idle_in_transaction_session_timeout): half the lease
+ * (CLANKER_TEAMS_LEASE_MS, default 30 s), between 1 and 10 s. A host that
+ * vanishes mid-transaction without a reset reaching the server (a cut
+ * network) holds its row locks no longer than that, so the lease sweep that
+ * takes its tasks back is not held up past the lease. Transactions here
+ * never wait on anything but their own statements (hooks run outside them).
+ */
+export function idleTxMs(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.CLANKER_TEAMS_LEASE_MS);
+  const lease = Number.isFinite(v) && v >= 1000 ? v : 30_000;
+  return Math.min(10_000, Math.max(1000, Math.floor(lease / 2)));
+}
+
 /** The URL without its password (for messages and `location`). */
 export function redact(url: string): string {
   try {
@@ -85,6 +100,7 @@ export function transient(e: unknown): boolean {
   if (state) {
     return state === "40001" || state === "40P01" // serialization failure, deadlock
       || state.startsWith("08") // connection exception
+      || state === "25P03" // the server ended a transaction that waited too long for us (idleTxMs): rolled back, the session closed
       || state === "57P01" || state === "57P02" || state === "57P03" // shutdown, crash, starting up
       || state === "53300" || state === "53400"; // too many connections
   }
@@ -138,8 +154,8 @@ export class Db {
       keepAlive: true,
       connectionTimeoutMillis: 10_000,
       application_name: "clanker-teams",
-      // A host that vanished mid-transaction must not hold row locks for long.
-      idle_in_transaction_session_timeout: 60_000,
+      // A host that vanished mid-transaction must not hold row locks past the lease (idleTxMs).
+      idle_in_transaction_session_timeout: idleTxMs(),
     };
   }
 
