@@ -2,7 +2,9 @@
  * A real headless Chromium for the dashboard's browser tests, driven by
  * playwright-core (which downloads no browser). Which binary: $CLANKER_TEAMS_CHROMIUM,
  * else the system's (Debian's `chromium`, which .ci/run installs), else the one
- * inside the npm package @sparticuz/chromium when it is installed.
+ * inside the npm package @sparticuz/chromium (a devDependency, so that
+ * `npm install && npm test` works where no Chromium is installed; checked to
+ * run here, as root too). CLANKER_TEAMS_CHROMIUM=npm forces that one.
  */
 import fs from "node:fs";
 import { chromium, type Browser } from "playwright-core";
@@ -14,8 +16,8 @@ export const CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic"
 
 async function findChromium(): Promise<{ exe: string; args: string[] }> {
   const env = process.env.CLANKER_TEAMS_CHROMIUM;
-  if (env) return { exe: env, args: [] };
-  for (const p of SYSTEM) if (fs.existsSync(p)) return { exe: p, args: [] };
+  if (env && env !== "npm") return { exe: env, args: [] };
+  if (!env) for (const p of SYSTEM) if (fs.existsSync(p)) return { exe: p, args: [] };
   try {
     // A browser binary shipped inside an npm package; its default flags that weaken the same-origin policy are dropped.
     const mod = (await import("@sparticuz/chromium" as string)) as { default: { executablePath(): Promise<string>; args: string[] } };

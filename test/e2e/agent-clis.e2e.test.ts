@@ -105,6 +105,8 @@ for (const kind of ["claude", "codex", "gemini", "opencode"] as CliKind[]) {
         // claim → complete (hook) → report, all through the MCP tools
         await until(() => w.task(T, "1")?.status === "completed", `task #1 completed by the ${kind} teammate`, 150_000, screen);
         expect(w.task(T, "1")).toMatchObject({ status: "completed", owner: "worker", activeForm: "building" });
+        // The hook runs after the task is saved: its marker follows the completed task by a moment.
+        await until(() => existsSync(marker), "the completion hook's marker", 30_000, screen);
         expect(readFileSync(marker, "utf8")).toBe(`${T} agent=worker task=1\n`);
         const first = cli.model.log.find((e) => e.source !== "default")!;
         expect(first.tools).toEqual(expect.arrayContaining(["task_claim", "task_update", "send_message", "wait_for_mail"]));
