@@ -18,7 +18,7 @@
  * that says the change may or may not have been saved. Nothing is dropped
  * silently.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type pgTypes from "pg";
 import { TeamsError } from "../../errors.js";
 import { ensureSchema, SCHEMA } from "./schema.js";
@@ -108,6 +108,17 @@ function backoff(n: number): number {
   return Math.min(1000, 25 * 2 ** n) * (0.5 + Math.random());
 }
 
+const names = new Map<string, string>();
+/** A prepared statement's name for `sql` (the same on every connection). */
+export function statementName(sql: string): string {
+  let n = names.get(sql);
+  if (!n) {
+    n = `ct_${createHash("sha1").update(sql).digest("hex").slice(0, 20)}`;
+    if (names.size < 1000) names.set(sql, n);
+  }
+  return n;
+}
+
 /** A query function bound to one connection. */
 export type Q = <R extends Record<string, any> = Record<string, any>>(sql: string, params?: unknown[]) => Promise<{ rows: R[]; rowCount: number }>;
 
@@ -186,7 +197,7 @@ export class Db {
   async query<R extends Record<string, any> = Record<string, any>>(what: string, sql: string, params: unknown[] = []): Promise<R[]> {
     return this.retry(what, async () => {
       const pool = await this.getPool();
-      const r = await pool.query(sql, params);
+      const r = await pool.query({ name: statementName(sql), text: sql, values: params });
       return r.rows as R[];
     });
   }
@@ -210,21 +221,19 @@ export class Db {
         const pool = await this.getPool();
         client = guard(await pool.connect());
         const c = client;
-        const begin = c.query("BEGIN");
-        // The transaction's id: to ask the server about it if the COMMIT's answer is lost.
-        const xidQ = c.query("SELECT txid_current()::text AS x");
-        begin.catch(() => {});
-        xidQ.catch(() => {});
+        // BEGIN and the transaction's id (to ask the server about it if the COMMIT's answer is lost): one simple query.
+        const beginQ = c.query("BEGIN; SELECT txid_current()::text AS x") as unknown as Promise<Array<pgTypes.QueryResult>>;
+        beginQ.catch(() => {});
         const q: Q = (sql, params) => {
-          const p = c.query(sql, params).then((r) => ({ rows: r.rows, rowCount: r.rowCount ?? 0 }));
+          // Named: each connection parses and plans a statement once, then only binds it.
+          const p = c.query({ name: statementName(sql), text: sql, values: params }).then((r) => ({ rows: r.rows, rowCount: r.rowCount ?? 0 }));
           // Statements go out without waiting; one the body never awaits (it failed earlier) must not crash the process.
           p.catch(() => {});
           return p;
         };
         out = await body(q);
         for (const p of out.pending ?? []) p.catch(() => {}); // observed below, unless the transaction fails first
-        await begin;
-        xid = (await xidQ).rows[0].x as string;
+        xid = (await beginQ)[1].rows[0].x as string;
         const pending = out.pending ?? [];
         if (!out.commit) {
           await Promise.all(pending);
@@ -233,19 +242,20 @@ export class Db {
           return out.result;
         }
         committing = true;
-        const tail: Array<Promise<unknown>> = [c.query(`INSERT INTO ${SCHEMA}.receipts (id) VALUES ($1)`, [receipt])];
+        // The receipt, the old receipts' deletion and the COMMIT: one simple query (receipts are base64url: safe as literals).
+        let tail = `INSERT INTO ${SCHEMA}.receipts (id) VALUES ('${receipt}');`;
         const cleared = this.done.splice(0);
-        if (cleared.length) tail.push(c.query(`DELETE FROM ${SCHEMA}.receipts WHERE id = ANY($1::text[])`, [cleared]));
+        if (cleared.length) tail += `DELETE FROM ${SCHEMA}.receipts WHERE id IN (${cleared.map((r) => `'${r}'`).join(", ")});`;
         if (Date.now() - this.lastSweep > SWEEP_EVERY_MS) {
           this.lastSweep = Date.now();
-          tail.push(c.query(`DELETE FROM ${SCHEMA}.receipts WHERE at < clock_timestamp() - interval '1 day'`));
+          tail += `DELETE FROM ${SCHEMA}.receipts WHERE at < clock_timestamp() - interval '1 day';`;
         }
-        const commit = c.query("COMMIT");
-        const settled = await Promise.allSettled([...pending, ...tail, commit]);
+        const commit = c.query(`${tail}COMMIT`) as unknown as Promise<Array<pgTypes.QueryResult>>;
+        const settled = await Promise.allSettled([...pending, commit]);
         const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
         if (failed) throw failed.reason;
         // A statement that failed before it aborts the transaction: the server answers COMMIT with ROLLBACK.
-        if ((settled.at(-1) as PromiseFulfilledResult<{ command?: string }>).value.command === "ROLLBACK") {
+        if ((settled.at(-1) as PromiseFulfilledResult<Array<pgTypes.QueryResult>>).value.at(-1)?.command === "ROLLBACK") {
           throw new TeamsError("IO", `${what}: the database rolled the transaction back; nothing was saved.`, { location: this.location });
         }
         client.release();
