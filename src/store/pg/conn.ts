@@ -10,13 +10,16 @@
  * receipt: every write transaction inserts a random id into `receipts` with
  * its COMMIT, so after reconnecting the receipt is there exactly when it
  * committed (then it is done, never written twice) and otherwise it runs
- * again. (Not txid_status() alone: after a server crash the id of a
- * transaction whose records never reached the disk is handed out again, and
- * its status is then another transaction's.) While the old transaction may
- * still be running (txid_status says "in progress", e.g. a network cut) we
- * wait; when the server cannot tell us in time the caller gets an IO error
- * that says the change may or may not have been saved. Nothing is dropped
- * silently.
+ * again. The receipt is read only once the connection's server process
+ * (its pid, known from the connection's start, so no statement asks for a
+ * transaction id) is gone: a process that is gone has finished its
+ * transaction, one way or the other. While it is still there (e.g. a network
+ * cut) we wait, and end it if it sits idle in its transaction (the COMMIT
+ * never arrived; ending it aborts it); when the server cannot tell us in time
+ * the caller gets an IO error that says the change may or may not have been
+ * saved. Nothing is dropped silently. (Not txid_status(): after a server
+ * crash the id of a transaction whose records never reached the disk is
+ * handed out again; and asking for the id cost a statement per transaction.)
  */
 import { createHash, randomBytes } from "node:crypto";
 import type pgTypes from "pg";
@@ -213,7 +216,7 @@ export class Db {
     const started = Date.now();
     for (let n = 0; ; n++) {
       let client: PoolClient | undefined;
-      let xid: string | undefined;
+      let pid: number | undefined;
       const receipt = randomBytes(12).toString("base64url");
       let committing = false;
       let out: TxOutcome<T> | undefined;
@@ -221,8 +224,9 @@ export class Db {
         const pool = await this.getPool();
         client = guard(await pool.connect());
         const c = client;
-        // BEGIN and the transaction's id (to ask the server about it if the COMMIT's answer is lost): one simple query.
-        const beginQ = c.query("BEGIN; SELECT txid_current()::text AS x") as unknown as Promise<Array<pgTypes.QueryResult>>;
+        // The server process of this connection: to ask about it if the COMMIT's answer is lost.
+        pid = (c as unknown as { processID?: number }).processID;
+        const beginQ = c.query("BEGIN");
         beginQ.catch(() => {});
         const q: Q = (sql, params) => {
           // Named: each connection parses and plans a statement once, then only binds it.
@@ -233,9 +237,9 @@ export class Db {
         };
         out = await body(q);
         for (const p of out.pending ?? []) p.catch(() => {}); // observed below, unless the transaction fails first
-        xid = (await beginQ)[1].rows[0].x as string;
         const pending = out.pending ?? [];
         if (!out.commit) {
+          await beginQ;
           await Promise.all(pending);
           await c.query("ROLLBACK");
           client.release();
@@ -251,7 +255,7 @@ export class Db {
           tail += `DELETE FROM ${SCHEMA}.receipts WHERE at < clock_timestamp() - interval '1 day';`;
         }
         const commit = c.query(`${tail}COMMIT`) as unknown as Promise<Array<pgTypes.QueryResult>>;
-        const settled = await Promise.allSettled([...pending, commit]);
+        const settled = await Promise.allSettled([beginQ, ...pending, commit]);
         const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
         if (failed) throw failed.reason;
         // A statement that failed before it aborts the transaction: the server answers COMMIT with ROLLBACK.
@@ -270,8 +274,8 @@ export class Db {
             try { await client.query("ROLLBACK"); client.release(); } catch (e2) { client.release(e2 as Error); }
           }
         }
-        if (committing && broken(e) && xid) {
-          const status = await this.commitStatus(xid, receipt, started);
+        if (committing && broken(e) && pid) {
+          const status = await this.commitStatus(pid, receipt, started);
           if (status === "committed") return out!.result;
           if (status === "unknown") {
             throw new TeamsError("IO", `${what}: the connection to ${this.location} was lost while committing and the database could not be asked in time whether the change was saved: it may or may not have been; check before retrying (${(e as Error).message}).`, { location: this.location, ambiguous: true });
@@ -286,19 +290,32 @@ export class Db {
     }
   }
 
-  /** Whether transaction `xid` (with `receipt`) committed, asked on a new connection until the retry budget is spent. */
-  private async commitStatus(xid: string, receipt: string, started: number): Promise<"committed" | "aborted" | "unknown"> {
+  /**
+   * Whether the transaction with `receipt`, sent on the connection whose
+   * server process was `pid`, committed; asked on a new connection until the
+   * retry budget is spent.
+   */
+  private async commitStatus(pid: number, receipt: string, started: number): Promise<"committed" | "aborted" | "unknown"> {
     const deadline = Math.max(started + retryMs(), Date.now() + 5000);
     for (let n = 0; Date.now() < deadline; n++) {
       try {
         const pool = await this.getPool();
-        const r = await pool.query(`SELECT txid_status($1::bigint) AS s, EXISTS (SELECT 1 FROM ${SCHEMA}.receipts WHERE id = $2) AS r`, [xid, receipt]);
-        if (r.rows[0].r) {
-          this.done.push(receipt);
-          return "committed";
+        // First whether the old process is still there (ended, if it sits idle in its transaction: the COMMIT never arrived) …
+        const a = await pool.query(
+          `SELECT state, CASE WHEN state LIKE 'idle in transaction%' THEN pg_terminate_backend(pid) END AS ended
+           FROM pg_stat_activity WHERE pid = $1 AND pid <> pg_backend_pid()`,
+          [pid],
+        );
+        if (!a.rowCount) {
+          // … then, in a later statement (a newer snapshot), its receipt: there exactly when it committed.
+          const r = await pool.query(`SELECT EXISTS (SELECT 1 FROM ${SCHEMA}.receipts WHERE id = $1) AS r`, [receipt]);
+          if (r.rows[0].r) {
+            this.done.push(receipt);
+            return "committed";
+          }
+          return "aborted";
         }
         // Still running on the server (our side of the connection went first): wait for it to finish.
-        if (r.rows[0].s !== "in progress") return "aborted";
       } catch { /* still unreachable */ }
       await sleep(backoff(n));
     }

@@ -236,7 +236,7 @@ export class PgStore implements TeamStore {
       const r = await q(`SELECT config FROM ${S}.teams WHERE name = $1 FOR NO KEY UPDATE`, [team]);
       if (!r.rowCount) throw notFound(team);
       const before = this.configFrom(r.rows[0].config, team);
-      const cur = this.configFrom(r.rows[0].config, team);
+      const cur = structuredClone(before);
       const edit = rule(cur);
       if (!edit.write) return { result: { value: edit.value, current: before, written: false }, commit: false };
       toRow(TeamConfigSchema, cur, `team "${team}" config`);
@@ -318,7 +318,7 @@ export class PgStore implements TeamStore {
   /** Runs a task rule on a locked row and writes its copy (with its events) when it says so. */
   private async applyRule<R>(q: Q, team: string, id: string, data: unknown, rule: (t: Task) => Edit<R>): Promise<TxOutcome<Edited<Task, R>>> {
     const before = this.taskFrom(data, team, id);
-    const copy = this.taskFrom(data, team, id);
+    const copy = structuredClone(before);
     const edit = rule(copy);
     if (!edit.write) return { result: { value: edit.value, current: before, written: false }, commit: false };
     assertEdgesKept(before, copy);
