@@ -49,6 +49,24 @@ export function guard<C extends { on(ev: "error", fn: (e: Error) => void): unkno
   return client;
 }
 
+const corked = new WeakSet<object>();
+/**
+ * Holds the connection's socket writes until the end of this tick: the
+ * client writes every protocol message of a statement separately (parse,
+ * bind, describe, execute, sync), and statements sent together in one tick
+ * then go out in one write.
+ */
+export function cork(client: object): void {
+  const stream = (client as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+  if (!stream?.cork || !stream.uncork || corked.has(stream)) return;
+  stream.cork();
+  corked.add(stream);
+  process.nextTick(() => {
+    corked.delete(stream);
+    stream.uncork!();
+  });
+}
+
 let pgModule: Promise<Pg> | undefined;
 /** The node-postgres module, imported on first use. */
 export function loadPg(): Promise<Pg> {
@@ -200,7 +218,16 @@ export class Db {
   async query<R extends Record<string, any> = Record<string, any>>(what: string, sql: string, params: unknown[] = []): Promise<R[]> {
     return this.retry(what, async () => {
       const pool = await this.getPool();
-      const r = await pool.query({ name: statementName(sql), text: sql, values: params });
+      const c = guard(await pool.connect());
+      let r: pgTypes.QueryResult;
+      try {
+        cork(c);
+        r = await c.query({ name: statementName(sql), text: sql, values: params });
+      } catch (e) {
+        c.release(broken(e) ? (e as Error) : undefined);
+        throw e;
+      }
+      c.release();
       return r.rows as R[];
     });
   }
@@ -226,10 +253,12 @@ export class Db {
         const c = client;
         // The server process of this connection: to ask about it if the COMMIT's answer is lost.
         pid = (c as unknown as { processID?: number }).processID;
+        cork(c);
         const beginQ = c.query("BEGIN");
         beginQ.catch(() => {});
         const q: Q = (sql, params) => {
           // Named: each connection parses and plans a statement once, then only binds it.
+          cork(c);
           const p = c.query({ name: statementName(sql), text: sql, values: params }).then((r) => ({ rows: r.rows, rowCount: r.rowCount ?? 0 }));
           // Statements go out without waiting; one the body never awaits (it failed earlier) must not crash the process.
           p.catch(() => {});
@@ -254,6 +283,7 @@ export class Db {
           this.lastSweep = Date.now();
           tail += `DELETE FROM ${SCHEMA}.receipts WHERE at < clock_timestamp() - interval '1 day';`;
         }
+        cork(c);
         const commit = c.query(`${tail}COMMIT`) as unknown as Promise<Array<pgTypes.QueryResult>>;
         const settled = await Promise.allSettled([beginQ, ...pending, commit]);
         const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
