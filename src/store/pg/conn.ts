@@ -51,17 +51,18 @@ export function guard<C extends { on(ev: "error", fn: (e: Error) => void): unkno
 
 const corked = new WeakSet<object>();
 /**
- * Holds the connection's socket writes until the end of this tick: the
- * client writes every protocol message of a statement separately (parse,
- * bind, describe, execute, sync), and statements sent together in one tick
- * then go out in one write.
+ * Holds the connection's socket writes until the event loop's check phase
+ * (setImmediate): the client writes every protocol message of a statement
+ * separately (parse, bind, describe, execute, sync), and everything a
+ * transaction sends before it waits for an answer (BEGIN, its statements,
+ * the COMMIT queued by a promise continuation) then goes out in one write.
  */
 export function cork(client: object): void {
   const stream = (client as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
   if (!stream?.cork || !stream.uncork || corked.has(stream)) return;
   stream.cork();
   corked.add(stream);
-  process.nextTick(() => {
+  setImmediate(() => {
     corked.delete(stream);
     stream.uncork!();
   });
