@@ -35,7 +35,25 @@ function lockWaitMs(): number {
 }
 
 const ISO = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const SUMMARY = `jsonb_strip_nulls(jsonb_build_object('id', t.data->'id', 'subject', t.data->'subject', 'status', t.data->'status', 'owner', nullif(t.data->'owner', '""'::jsonb), 'blockedBy', t.data->'blockedBy', 'blocks', t.data->'blocks', 'createdAt', t.data->'createdAt'))`;
+/**
+ * The index row's fields, each as it is stored (the object is built here: building it with
+ * jsonb_build_object and jsonb_strip_nulls on the server cost 4 × the time of the whole query).
+ */
+const SUMMARY_COLS = `t.data->'id' AS s_id, t.data->'subject' AS s_subject, t.data->'status' AS s_status, t.data->'owner' AS s_owner, t.data->'blockedBy' AS s_blocked_by, t.data->'blocks' AS s_blocks, t.data->'createdAt' AS s_created_at`;
+interface SummaryCols { s_id: unknown; s_subject: unknown; s_status: unknown; s_owner: unknown; s_blocked_by: unknown; s_blocks: unknown; s_created_at: unknown }
+/** The index row from SUMMARY_COLS: absent and null fields left out, an empty owner too. */
+function summaryRow(r: SummaryCols): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  const put = (k: string, v: unknown) => { if (v !== null && v !== undefined) o[k] = v; };
+  put("id", r.s_id);
+  put("subject", r.s_subject);
+  put("status", r.s_status);
+  put("owner", r.s_owner === "" ? null : r.s_owner);
+  put("blockedBy", r.s_blocked_by);
+  put("blocks", r.s_blocks);
+  put("createdAt", r.s_created_at);
+  return o;
+}
 
 function notFound(team: string): TeamsError {
   return new TeamsError("NOT_FOUND", `team "${team}" does not exist.`, { team });
@@ -270,13 +288,13 @@ export class PgStore implements TeamStore {
 
   async listTasks(team: string): Promise<TaskSummary[]> {
     validateName("team_name", team);
-    const rows = await this.db.query<{ id: string | null; row: unknown }>(
+    const rows = await this.db.query<{ id: string | null } & SummaryCols>(
       `list the tasks of team "${team}"`,
-      `SELECT t.id::text AS id, ${SUMMARY} AS row FROM ${S}.teams tm LEFT JOIN ${S}.tasks t ON t.team = tm.name WHERE tm.name = $1 ORDER BY t.id`,
+      `SELECT t.id::text AS id, ${SUMMARY_COLS} FROM ${S}.teams tm LEFT JOIN ${S}.tasks t ON t.team = tm.name WHERE tm.name = $1 ORDER BY t.id`,
       [team],
     );
     if (!rows.length) throw notFound(team);
-    return rows.filter((r) => r.id !== null).map((r) => fromRow(TaskSummarySchema, r.row, `task ${r.id} of team "${team}" (table ${S}.tasks)`, `UPDATE ${S}.tasks SET data = … WHERE team = '${team}' AND id = ${r.id}`));
+    return rows.filter((r) => r.id !== null).map((r) => fromRow(TaskSummarySchema, summaryRow(r), `task ${r.id} of team "${team}" (table ${S}.tasks)`, `UPDATE ${S}.tasks SET data = … WHERE team = '${team}' AND id = ${r.id}`));
   }
 
   async createTask(team: string, build: (id: string) => { task: Task; events?: EventInput[] }): Promise<Task> {
@@ -700,9 +718,9 @@ class PgTx implements TaskTx {
   }
 
   async list(): Promise<TaskSummary[]> {
-    const r = await this.q<{ id: string; row: unknown }>(`SELECT t.id::text AS id, ${SUMMARY} AS row FROM ${S}.tasks t WHERE t.team = $1 ORDER BY t.id`, [this.team]);
+    const r = await this.q<{ id: string } & SummaryCols>(`SELECT t.id::text AS id, ${SUMMARY_COLS} FROM ${S}.tasks t WHERE t.team = $1 ORDER BY t.id`, [this.team]);
     const rows = new Map<string, TaskSummary>();
-    for (const x of r.rows) rows.set(x.id, fromRow(TaskSummarySchema, x.row, `task ${x.id} of team "${this.team}" (table ${S}.tasks)`, `UPDATE ${S}.tasks SET data = … WHERE team = '${this.team}' AND id = ${x.id}`));
+    for (const x of r.rows) rows.set(x.id, fromRow(TaskSummarySchema, summaryRow(x), `task ${x.id} of team "${this.team}" (table ${S}.tasks)`, `UPDATE ${S}.tasks SET data = … WHERE team = '${this.team}' AND id = ${x.id}`));
     for (const [id, t] of this.loaded) rows.set(id, summaryOf(t));
     return [...rows.values()].sort((a, b) => Number(a.id) - Number(b.id) || (a.id < b.id ? -1 : 1));
   }
