@@ -28,6 +28,8 @@ import { ensureSchema, SCHEMA } from "./schema.js";
 
 /** Receipts of this process's acknowledged commits wait here to be deleted by a later transaction. */
 const RECEIPTS_KEPT = 200;
+/** Acknowledged receipts are deleted when this many have gathered. */
+const RECEIPTS_BATCH = 32;
 /** Receipts older than this (of processes that died) are swept, at most once per SWEEP_EVERY_MS per process. */
 const SWEEP_EVERY_MS = 3600_000;
 
@@ -278,7 +280,8 @@ export class Db {
         committing = true;
         // The receipt, the old receipts' deletion and the COMMIT: one simple query (receipts are base64url: safe as literals).
         let tail = `INSERT INTO ${SCHEMA}.receipts (id) VALUES ('${receipt}');`;
-        const cleared = this.done.splice(0);
+        // Deleted in batches: one DELETE per RECEIPTS_BATCH transactions, not one per transaction.
+        const cleared = this.done.length >= RECEIPTS_BATCH ? this.done.splice(0) : [];
         if (cleared.length) tail += `DELETE FROM ${SCHEMA}.receipts WHERE id IN (${cleared.map((r) => `'${r}'`).join(", ")});`;
         if (Date.now() - this.lastSweep > SWEEP_EVERY_MS) {
           this.lastSweep = Date.now();
@@ -380,6 +383,12 @@ export class Db {
     const p = this.poolP;
     this.poolP = undefined;
     if (!p) return;
-    try { await (await p).end(); } catch { /* never opened */ }
+    const cleared = this.done.splice(0);
+    try {
+      const pool = await p;
+      // Best effort: receipts left behind are swept after a day.
+      if (cleared.length) await pool.query(`DELETE FROM ${SCHEMA}.receipts WHERE id = ANY($1::text[])`, [cleared]).catch(() => {});
+      await pool.end();
+    } catch { /* never opened */ }
   }
 }
