@@ -547,7 +547,7 @@ export async function claimTask(ctx: Ctx, team: string, idRaw?: unknown): Promis
     take(me, t);
     touch(me, t);
     return { value: true, write: true, events: [claimed(t)] };
-  }) : undefined;
+  }, { status: "pending", unowned: true }) : undefined;
   if (r?.written) return { task: r.current };
   const pending = (await ctx.store.listTasks(team)).filter((s) => s.status === "pending");
   return { reason: !pending.length ? "no pending tasks" : `all ${pending.length} pending task(s) are owned or blocked` };

@@ -72,6 +72,12 @@ export interface TaskTx {
   event(e: EventInput): void;
 }
 
+/** Which tasks an editFirst rule can take at all (see TeamStore.editFirst). */
+export interface EditFirstFilter {
+  status?: string;
+  unowned?: boolean;
+}
+
 /** One page of an inbox's history, oldest first; `before` pages back. */
 export interface HistoryPage {
   messages: Message[];
@@ -120,8 +126,11 @@ export interface TeamStore {
    * for which it returns an edit, skipping tasks another writer is editing
    * right now (PostgreSQL: FOR UPDATE SKIP LOCKED). `rule` returns null for a
    * task that is no candidate. Undefined when no task took the rule.
+   * `only` is a promise about the rule: it returns null for every task that
+   * does not match (status, and no owner when `unowned`), so the store may
+   * skip those without running it (PostgreSQL: in the locking statement).
    */
-  editFirst<R>(team: string, ids: string[], rule: (t: Task) => Edit<R> | null): Promise<Edited<Task, R> | undefined>;
+  editFirst<R>(team: string, ids: string[], rule: (t: Task) => Edit<R> | null, only?: EditFirstFilter): Promise<Edited<Task, R> | undefined>;
   /** A transaction over several tasks; `fn` may run more than once. */
   transact<R>(team: string, fn: (tx: TaskTx) => Promise<R>): Promise<R>;
 

@@ -10,21 +10,26 @@
  * receipt: every write transaction inserts a random id into `receipts` with
  * its COMMIT, so after reconnecting the receipt is there exactly when it
  * committed (then it is done, never written twice) and otherwise it runs
- * again. (Not txid_status() alone: after a server crash the id of a
- * transaction whose records never reached the disk is handed out again, and
- * its status is then another transaction's.) While the old transaction may
- * still be running (txid_status says "in progress", e.g. a network cut) we
- * wait; when the server cannot tell us in time the caller gets an IO error
- * that says the change may or may not have been saved. Nothing is dropped
- * silently.
+ * again. The receipt is read only once the connection's server process
+ * (its pid, known from the connection's start, so no statement asks for a
+ * transaction id) is gone: a process that is gone has finished its
+ * transaction, one way or the other. While it is still there (e.g. a network
+ * cut) we wait, and end it if it sits idle in its transaction (the COMMIT
+ * never arrived; ending it aborts it); when the server cannot tell us in time
+ * the caller gets an IO error that says the change may or may not have been
+ * saved. Nothing is dropped silently. (Not txid_status(): after a server
+ * crash the id of a transaction whose records never reached the disk is
+ * handed out again; and asking for the id cost a statement per transaction.)
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type pgTypes from "pg";
 import { TeamsError } from "../../errors.js";
 import { ensureSchema, SCHEMA } from "./schema.js";
 
 /** Receipts of this process's acknowledged commits wait here to be deleted by a later transaction. */
 const RECEIPTS_KEPT = 200;
+/** Acknowledged receipts are deleted when this many have gathered. */
+const RECEIPTS_BATCH = 32;
 /** Receipts older than this (of processes that died) are swept, at most once per SWEEP_EVERY_MS per process. */
 const SWEEP_EVERY_MS = 3600_000;
 
@@ -44,6 +49,25 @@ export function guard<C extends { on(ev: "error", fn: (e: Error) => void): unkno
     client.on("error", () => {});
   }
   return client;
+}
+
+const corked = new WeakSet<object>();
+/**
+ * Holds the connection's socket writes until the event loop's check phase
+ * (setImmediate): the client writes every protocol message of a statement
+ * separately (parse, bind, describe, execute, sync), and everything a
+ * transaction sends before it waits for an answer (BEGIN, its statements,
+ * the COMMIT queued by a promise continuation) then goes out in one write.
+ */
+export function cork(client: object): void {
+  const stream = (client as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+  if (!stream?.cork || !stream.uncork || corked.has(stream)) return;
+  stream.cork();
+  corked.add(stream);
+  setImmediate(() => {
+    corked.delete(stream);
+    stream.uncork!();
+  });
 }
 
 let pgModule: Promise<Pg> | undefined;
@@ -124,6 +148,17 @@ function backoff(n: number): number {
   return Math.min(1000, 25 * 2 ** n) * (0.5 + Math.random());
 }
 
+const names = new Map<string, string>();
+/** A prepared statement's name for `sql` (the same on every connection). */
+export function statementName(sql: string): string {
+  let n = names.get(sql);
+  if (!n) {
+    n = `ct_${createHash("sha1").update(sql).digest("hex").slice(0, 20)}`;
+    if (names.size < 1000) names.set(sql, n);
+  }
+  return n;
+}
+
 /** A query function bound to one connection. */
 export type Q = <R extends Record<string, any> = Record<string, any>>(sql: string, params?: unknown[]) => Promise<{ rows: R[]; rowCount: number }>;
 
@@ -202,7 +237,16 @@ export class Db {
   async query<R extends Record<string, any> = Record<string, any>>(what: string, sql: string, params: unknown[] = []): Promise<R[]> {
     return this.retry(what, async () => {
       const pool = await this.getPool();
-      const r = await pool.query(sql, params);
+      const c = guard(await pool.connect());
+      let r: pgTypes.QueryResult;
+      try {
+        cork(c);
+        r = await c.query({ name: statementName(sql), text: sql, values: params });
+      } catch (e) {
+        c.release(broken(e) ? (e as Error) : undefined);
+        throw e;
+      }
+      c.release();
       return r.rows as R[];
     });
   }
@@ -218,7 +262,7 @@ export class Db {
     const started = Date.now();
     for (let n = 0; ; n++) {
       let client: PoolClient | undefined;
-      let xid: string | undefined;
+      let pid: number | undefined;
       const receipt = randomBytes(12).toString("base64url");
       let committing = false;
       let out: TxOutcome<T> | undefined;
@@ -226,42 +270,46 @@ export class Db {
         const pool = await this.getPool();
         client = guard(await pool.connect());
         const c = client;
-        const begin = c.query("BEGIN");
-        // The transaction's id: to ask the server about it if the COMMIT's answer is lost.
-        const xidQ = c.query("SELECT txid_current()::text AS x");
-        begin.catch(() => {});
-        xidQ.catch(() => {});
+        // The server process of this connection: to ask about it if the COMMIT's answer is lost.
+        pid = (c as unknown as { processID?: number }).processID;
+        cork(c);
+        const beginQ = c.query("BEGIN");
+        beginQ.catch(() => {});
         const q: Q = (sql, params) => {
-          const p = c.query(sql, params).then((r) => ({ rows: r.rows, rowCount: r.rowCount ?? 0 }));
+          // Named: each connection parses and plans a statement once, then only binds it.
+          cork(c);
+          const p = c.query({ name: statementName(sql), text: sql, values: params }).then((r) => ({ rows: r.rows, rowCount: r.rowCount ?? 0 }));
           // Statements go out without waiting; one the body never awaits (it failed earlier) must not crash the process.
           p.catch(() => {});
           return p;
         };
         out = await body(q);
         for (const p of out.pending ?? []) p.catch(() => {}); // observed below, unless the transaction fails first
-        await begin;
-        xid = (await xidQ).rows[0].x as string;
         const pending = out.pending ?? [];
         if (!out.commit) {
+          await beginQ;
           await Promise.all(pending);
           await c.query("ROLLBACK");
           client.release();
           return out.result;
         }
         committing = true;
-        const tail: Array<Promise<unknown>> = [c.query(`INSERT INTO ${SCHEMA}.receipts (id) VALUES ($1)`, [receipt])];
-        const cleared = this.done.splice(0);
-        if (cleared.length) tail.push(c.query(`DELETE FROM ${SCHEMA}.receipts WHERE id = ANY($1::text[])`, [cleared]));
+        // The receipt, the old receipts' deletion and the COMMIT: one simple query (receipts are base64url: safe as literals).
+        let tail = `INSERT INTO ${SCHEMA}.receipts (id) VALUES ('${receipt}');`;
+        // Deleted in batches: one DELETE per RECEIPTS_BATCH transactions, not one per transaction.
+        const cleared = this.done.length >= RECEIPTS_BATCH ? this.done.splice(0) : [];
+        if (cleared.length) tail += `DELETE FROM ${SCHEMA}.receipts WHERE id IN (${cleared.map((r) => `'${r}'`).join(", ")});`;
         if (Date.now() - this.lastSweep > SWEEP_EVERY_MS) {
           this.lastSweep = Date.now();
-          tail.push(c.query(`DELETE FROM ${SCHEMA}.receipts WHERE at < clock_timestamp() - interval '1 day'`));
+          tail += `DELETE FROM ${SCHEMA}.receipts WHERE at < clock_timestamp() - interval '1 day';`;
         }
-        const commit = c.query("COMMIT");
-        const settled = await Promise.allSettled([...pending, ...tail, commit]);
+        cork(c);
+        const commit = c.query(`${tail}COMMIT`) as unknown as Promise<Array<pgTypes.QueryResult>>;
+        const settled = await Promise.allSettled([beginQ, ...pending, commit]);
         const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
         if (failed) throw failed.reason;
         // A statement that failed before it aborts the transaction: the server answers COMMIT with ROLLBACK.
-        if ((settled.at(-1) as PromiseFulfilledResult<{ command?: string }>).value.command === "ROLLBACK") {
+        if ((settled.at(-1) as PromiseFulfilledResult<Array<pgTypes.QueryResult>>).value.at(-1)?.command === "ROLLBACK") {
           throw new TeamsError("IO", `${what}: the database rolled the transaction back; nothing was saved.`, { location: this.location });
         }
         client.release();
@@ -276,8 +324,8 @@ export class Db {
             try { await client.query("ROLLBACK"); client.release(); } catch (e2) { client.release(e2 as Error); }
           }
         }
-        if (committing && broken(e) && xid) {
-          const status = await this.commitStatus(xid, receipt, started);
+        if (committing && broken(e) && pid) {
+          const status = await this.commitStatus(pid, receipt, started);
           if (status === "committed") return out!.result;
           if (status === "unknown") {
             throw new TeamsError("IO", `${what}: the connection to ${this.location} was lost while committing and the database could not be asked in time whether the change was saved: it may or may not have been; check before retrying (${(e as Error).message}).`, { location: this.location, ambiguous: true });
@@ -292,19 +340,32 @@ export class Db {
     }
   }
 
-  /** Whether transaction `xid` (with `receipt`) committed, asked on a new connection until the retry budget is spent. */
-  private async commitStatus(xid: string, receipt: string, started: number): Promise<"committed" | "aborted" | "unknown"> {
+  /**
+   * Whether the transaction with `receipt`, sent on the connection whose
+   * server process was `pid`, committed; asked on a new connection until the
+   * retry budget is spent.
+   */
+  private async commitStatus(pid: number, receipt: string, started: number): Promise<"committed" | "aborted" | "unknown"> {
     const deadline = Math.max(started + retryMs(), Date.now() + 5000);
     for (let n = 0; Date.now() < deadline; n++) {
       try {
         const pool = await this.getPool();
-        const r = await pool.query(`SELECT txid_status($1::bigint) AS s, EXISTS (SELECT 1 FROM ${SCHEMA}.receipts WHERE id = $2) AS r`, [xid, receipt]);
-        if (r.rows[0].r) {
-          this.done.push(receipt);
-          return "committed";
+        // First whether the old process is still there (ended, if it sits idle in its transaction: the COMMIT never arrived) …
+        const a = await pool.query(
+          `SELECT state, CASE WHEN state LIKE 'idle in transaction%' THEN pg_terminate_backend(pid) END AS ended
+           FROM pg_stat_activity WHERE pid = $1 AND pid <> pg_backend_pid()`,
+          [pid],
+        );
+        if (!a.rowCount) {
+          // … then, in a later statement (a newer snapshot), its receipt: there exactly when it committed.
+          const r = await pool.query(`SELECT EXISTS (SELECT 1 FROM ${SCHEMA}.receipts WHERE id = $1) AS r`, [receipt]);
+          if (r.rows[0].r) {
+            this.done.push(receipt);
+            return "committed";
+          }
+          return "aborted";
         }
         // Still running on the server (our side of the connection went first): wait for it to finish.
-        if (r.rows[0].s !== "in progress") return "aborted";
       } catch { /* still unreachable */ }
       await sleep(backoff(n));
     }
@@ -338,6 +399,12 @@ export class Db {
     const p = this.poolP;
     this.poolP = undefined;
     if (!p) return;
-    try { await (await p).end(); } catch { /* never opened */ }
+    const cleared = this.done.splice(0);
+    try {
+      const pool = await p;
+      // Best effort: receipts left behind are swept after a day.
+      if (cleared.length) await pool.query(`DELETE FROM ${SCHEMA}.receipts WHERE id = ANY($1::text[])`, [cleared]).catch(() => {});
+      await pool.end();
+    } catch { /* never opened */ }
   }
 }

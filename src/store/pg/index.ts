@@ -17,7 +17,7 @@ import { createHash } from "node:crypto";
 import { TeamsError } from "../../errors.js";
 import { EventSchema, MessageSchema, RuntimeSchema, TaskSchema, TaskSummarySchema, TeamConfigSchema, type Message, type Runtime, type Task, type TaskSummary, type TeamConfig, type TeamEvent } from "../../schemas.js";
 import { validateName } from "../../names.js";
-import type { DocEdit, Edit, Edited, EventInput, HistoryPage, TaskTx, TeamStore, WatchTopic } from "../types.js";
+import type { DocEdit, Edit, EditFirstFilter, Edited, EventInput, HistoryPage, TaskTx, TeamStore, WatchTopic } from "../types.js";
 import { Db, guard, loadPg, sqlState, type Pool, type PoolClient, type Q, type TxOutcome } from "./conn.js";
 import { assertEdgesKept, checkStorable, fromRow, j, Provisional, replaceIds, summaryOf, taskKey, toRow } from "./rows.js";
 import { SCHEMA } from "./schema.js";
@@ -35,7 +35,25 @@ function lockWaitMs(): number {
 }
 
 const ISO = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const SUMMARY = `jsonb_strip_nulls(jsonb_build_object('id', t.data->'id', 'subject', t.data->'subject', 'status', t.data->'status', 'owner', nullif(t.data->'owner', '""'::jsonb), 'blockedBy', t.data->'blockedBy', 'blocks', t.data->'blocks', 'createdAt', t.data->'createdAt'))`;
+/**
+ * The index row's fields, each as it is stored (the object is built here: building it with
+ * jsonb_build_object and jsonb_strip_nulls on the server cost 4 × the time of the whole query).
+ */
+const SUMMARY_COLS = `t.data->'id' AS s_id, t.data->'subject' AS s_subject, t.data->'status' AS s_status, t.data->'owner' AS s_owner, t.data->'blockedBy' AS s_blocked_by, t.data->'blocks' AS s_blocks, t.data->'createdAt' AS s_created_at`;
+interface SummaryCols { s_id: unknown; s_subject: unknown; s_status: unknown; s_owner: unknown; s_blocked_by: unknown; s_blocks: unknown; s_created_at: unknown }
+/** The index row from SUMMARY_COLS: absent and null fields left out, an empty owner too. */
+function summaryRow(r: SummaryCols): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  const put = (k: string, v: unknown) => { if (v !== null && v !== undefined) o[k] = v; };
+  put("id", r.s_id);
+  put("subject", r.s_subject);
+  put("status", r.s_status);
+  put("owner", r.s_owner === "" ? null : r.s_owner);
+  put("blockedBy", r.s_blocked_by);
+  put("blocks", r.s_blocks);
+  put("createdAt", r.s_created_at);
+  return o;
+}
 
 function notFound(team: string): TeamsError {
   return new TeamsError("NOT_FOUND", `team "${team}" does not exist.`, { team });
@@ -171,6 +189,32 @@ export class PgStore implements TeamStore {
     if (r.rowCount !== events.length) throw notFound(team);
   }
 
+  /**
+   * One statement that runs `write` (its $1 is the team; it must take RETURNING)
+   * and logs `events` as insertEvents does: one round trip, the counter row
+   * locked by the same statement. Resolves to the number of rows `write` touched.
+   */
+  private writeWithEvents(q: Q, team: string, write: [string, unknown[]], events: EventInput[]): Promise<number> {
+    if (!events.length) return q(write[0], write[1]).then((r) => r.rowCount);
+    const params = [...write[1]];
+    const n = params.length;
+    params.push(events.length, j(events.map((e) => ({ actor: e.actor, kind: e.kind, data: e.data ?? {} }))), this.stamp());
+    const sql = `WITH w AS (${write[0]} RETURNING 1),
+       c AS (
+         UPDATE ${S}.counters SET event_seq = event_seq + $${n + 1} WHERE team = $1
+         RETURNING event_seq - $${n + 1} AS base, coalesce($${n + 3}::timestamptz, clock_timestamp()) AS t),
+       e AS (
+         INSERT INTO ${S}.events (team, seq, time, actor, kind, data)
+         SELECT $1, c.base + e.ord, c.t, e.v->>'actor', e.v->>'kind', coalesce(e.v->'data', '{}'::jsonb)
+         FROM c, jsonb_array_elements($${n + 2}::jsonb) WITH ORDINALITY AS e(v, ord)
+         RETURNING 1)
+       SELECT (SELECT count(*) FROM w)::int AS w, (SELECT count(*) FROM e)::int AS e`;
+    return q<{ w: number; e: number }>(sql, params).then((r) => {
+      if (r.rows[0].e !== events.length) throw notFound(team);
+      return r.rows[0].w;
+    });
+  }
+
   private taskFrom(data: unknown, team: string, id: string): Task {
     return fromRow(TaskSchema, data, `task ${id} of team "${team}" (table ${S}.tasks)`, `UPDATE ${S}.tasks SET data = … WHERE team = '${team}' AND id = ${id}`);
   }
@@ -210,12 +254,12 @@ export class PgStore implements TeamStore {
       const r = await q(`SELECT config FROM ${S}.teams WHERE name = $1 FOR NO KEY UPDATE`, [team]);
       if (!r.rowCount) throw notFound(team);
       const before = this.configFrom(r.rows[0].config, team);
-      const cur = this.configFrom(r.rows[0].config, team);
+      const cur = structuredClone(before);
       const edit = rule(cur);
       if (!edit.write) return { result: { value: edit.value, current: before, written: false }, commit: false };
       toRow(TeamConfigSchema, cur, `team "${team}" config`);
       const evs = checkEvents(edit.events, `team "${team}"`);
-      const pending = [q(`UPDATE ${S}.teams SET config = $2::jsonb WHERE name = $1`, [team, j(cur)]), this.insertEvents(q, team, evs)];
+      const pending = [this.writeWithEvents(q, team, [`UPDATE ${S}.teams SET config = $2::jsonb WHERE name = $1`, [team, j(cur)]], evs)];
       return { result: { value: edit.value, current: cur, written: true }, commit: true, pending };
     });
   }
@@ -244,13 +288,13 @@ export class PgStore implements TeamStore {
 
   async listTasks(team: string): Promise<TaskSummary[]> {
     validateName("team_name", team);
-    const rows = await this.db.query<{ id: string | null; row: unknown }>(
+    const rows = await this.db.query<{ id: string | null } & SummaryCols>(
       `list the tasks of team "${team}"`,
-      `SELECT t.id::text AS id, ${SUMMARY} AS row FROM ${S}.teams tm LEFT JOIN ${S}.tasks t ON t.team = tm.name WHERE tm.name = $1 ORDER BY t.id`,
+      `SELECT t.id::text AS id, ${SUMMARY_COLS} FROM ${S}.teams tm LEFT JOIN ${S}.tasks t ON t.team = tm.name WHERE tm.name = $1 ORDER BY t.id`,
       [team],
     );
     if (!rows.length) throw notFound(team);
-    return rows.filter((r) => r.id !== null).map((r) => fromRow(TaskSummarySchema, r.row, `task ${r.id} of team "${team}" (table ${S}.tasks)`, `UPDATE ${S}.tasks SET data = … WHERE team = '${team}' AND id = ${r.id}`));
+    return rows.filter((r) => r.id !== null).map((r) => fromRow(TaskSummarySchema, summaryRow(r), `task ${r.id} of team "${team}" (table ${S}.tasks)`, `UPDATE ${S}.tasks SET data = … WHERE team = '${team}' AND id = ${r.id}`));
   }
 
   async createTask(team: string, build: (id: string) => { task: Task; events?: EventInput[] }): Promise<Task> {
@@ -270,8 +314,7 @@ export class PgStore implements TeamStore {
       const task = replaceIds(draft, map);
       task.id = id;
       const pending = [
-        q(`INSERT INTO ${S}.tasks (team, id, data, status, owner) VALUES ($1, $2::bigint, $3::jsonb, $4, $5)`, [team, id, j(task), task.status, task.owner ?? null]),
-        this.insertEvents(q, team, replaceIds(evs, map)),
+        this.writeWithEvents(q, team, [`INSERT INTO ${S}.tasks (team, id, data, status, owner) VALUES ($1, $2::bigint, $3::jsonb, $4, $5)`, [team, id, j(task), task.status, task.owner ?? null]], replaceIds(evs, map)),
       ];
       return { result: task, commit: true, pending };
     });
@@ -293,7 +336,7 @@ export class PgStore implements TeamStore {
   /** Runs a task rule on a locked row and writes its copy (with its events) when it says so. */
   private async applyRule<R>(q: Q, team: string, id: string, data: unknown, rule: (t: Task) => Edit<R>): Promise<TxOutcome<Edited<Task, R>>> {
     const before = this.taskFrom(data, team, id);
-    const copy = this.taskFrom(data, team, id);
+    const copy = structuredClone(before);
     const edit = rule(copy);
     if (!edit.write) return { result: { value: edit.value, current: before, written: false }, commit: false };
     assertEdgesKept(before, copy);
@@ -301,43 +344,46 @@ export class PgStore implements TeamStore {
     toRow(TaskSchema, copy, `task ${id} of team "${team}"`);
     const evs = checkEvents(edit.events, `task ${id} of team "${team}"`);
     const pending = [
-      q(`UPDATE ${S}.tasks SET data = $3::jsonb, status = $4, owner = $5, updated_at = clock_timestamp() WHERE team = $1 AND id = $2::bigint`, [team, before.id, j(copy), copy.status, copy.owner ?? null]),
-      this.insertEvents(q, team, evs),
+      this.writeWithEvents(q, team, [`UPDATE ${S}.tasks SET data = $3::jsonb, status = $4, owner = $5, updated_at = clock_timestamp() WHERE team = $1 AND id = $2::bigint`, [team, before.id, j(copy), copy.status, copy.owner ?? null]], evs),
     ];
     return { result: { value: edit.value, current: copy, written: true }, commit: true, pending };
   }
 
-  async editFirst<R>(team: string, ids: string[], rule: (t: Task) => Edit<R> | null): Promise<Edited<Task, R> | undefined> {
+  async editFirst<R>(team: string, ids: string[], rule: (t: Task) => Edit<R> | null, only?: EditFirstFilter): Promise<Edited<Task, R> | undefined> {
     validateName("team_name", team);
     const keys = ids.map((id) => taskKey(String(id))).filter((k): k is string => k !== undefined);
-    // A snapshot without locks picks the candidates; each is then locked (skipped if another writer holds it) and judged again.
-    const rows = keys.length
-      ? await this.db.query<{ id: string; data: unknown }>(`read the tasks of team "${team}"`, `SELECT id::text AS id, data FROM ${S}.tasks WHERE team = $1 AND id = ANY($2::bigint[])`, [team, keys])
-      : [];
-    if (!rows.length) {
+    if (!keys.length) {
       if (!(await this.teamExists(team))) throw notFound(team);
       return undefined;
     }
-    const snap = new Map(rows.map((r) => [r.id, r.data]));
     const skip = Symbol("skip");
-    for (const id of ids) {
-      const data = snap.get(String(id));
-      if (data === undefined) continue;
-      if (rule(this.taskFrom(data, team, id)) === null) continue;
-      const out = await this.tx<Edited<Task, R> | typeof skip>(team, `edit task ${id} of team "${team}"`, async (q) => {
-        const r = await q(`SELECT data FROM ${S}.tasks WHERE team = $1 AND id = $2::bigint FOR UPDATE SKIP LOCKED`, [team, id]);
-        if (!r.rowCount) return { result: skip as typeof skip, commit: false }; // another writer holds it right now
+    // One transaction: each statement locks the first candidate (in the given order) that matches `only`
+    // and that no other writer holds right now; the rule judges it; a refused one is passed over.
+    const out = await this.tx<Edited<Task, R> | typeof skip>(team, `take a task from the queue of team "${team}"`, async (q) => {
+      const refused: string[] = [];
+      for (;;) {
+        const r = await q<{ id: string; data: unknown }>(
+          `SELECT t.id::text AS id, t.data
+           FROM unnest($2::bigint[]) WITH ORDINALITY AS k(id, ord) JOIN ${S}.tasks t ON t.team = $1 AND t.id = k.id
+           WHERE ($3::text IS NULL OR t.status = $3) AND (NOT $4::boolean OR coalesce(t.owner, '') = '') AND t.id <> ALL($5::bigint[])
+           ORDER BY k.ord LIMIT 1 FOR UPDATE OF t SKIP LOCKED`,
+          [team, keys, only?.status ?? null, only?.unowned === true, refused],
+        );
+        if (!r.rowCount) {
+          if (!refused.length) await this.requireTeam(q, team);
+          return { result: skip, commit: false };
+        }
+        const id = r.rows[0].id;
         let verdict: Edit<R> | null = null;
         const res = await this.applyRule(q, team, id, r.rows[0].data, (t) => {
           verdict = rule(t);
           return verdict ?? { value: undefined as R, write: false };
         });
-        if (verdict === null) return { result: skip, commit: false };
-        return res;
-      });
-      if (out !== skip) return out as Edited<Task, R>;
-    }
-    return undefined;
+        if (verdict !== null) return res;
+        refused.push(id);
+      }
+    });
+    return out === skip ? undefined : out as Edited<Task, R>;
   }
 
   async transact<R>(team: string, fn: (tx: TaskTx) => Promise<R>): Promise<R> {
@@ -371,15 +417,16 @@ export class PgStore implements TeamStore {
     const evs = checkEvents(events, `messages to team "${team}"`);
     await this.tx(team, `deliver ${msgs.length} message(s) in team "${team}"`, async (q) => {
       // One round trip: the insert, the events and the COMMIT go out together (a failed insert turns the COMMIT into a ROLLBACK).
-      const insert = !msgs.length ? undefined : q(
+      if (!msgs.length) return { result: undefined, commit: true, pending: [this.insertEvents(q, team, evs)] };
+      const insert = this.writeWithEvents(q, team, [
         `INSERT INTO ${S}.messages (team, agent, id, data, read)
          SELECT $1, m->>'to', m->>'id', m, coalesce((m->>'read')::boolean, false) FROM jsonb_array_elements($2::jsonb) AS m`,
         [team, j(msgs)],
-      ).catch((e) => {
+      ], evs).catch((e) => {
         if (sqlState(e) === "23505") throw new TeamsError("CONFLICT", `a message with one of these ids (${msgs.map((m) => m.id).join(", ")}) is already in that inbox; message ids are unique.`, { team });
         throw e;
       });
-      return { result: undefined, commit: true, pending: [...(insert ? [insert] : []), this.insertEvents(q, team, evs)] };
+      return { result: undefined, commit: true, pending: [insert] };
     });
   }
 
@@ -671,9 +718,9 @@ class PgTx implements TaskTx {
   }
 
   async list(): Promise<TaskSummary[]> {
-    const r = await this.q<{ id: string; row: unknown }>(`SELECT t.id::text AS id, ${SUMMARY} AS row FROM ${S}.tasks t WHERE t.team = $1 ORDER BY t.id`, [this.team]);
+    const r = await this.q<{ id: string } & SummaryCols>(`SELECT t.id::text AS id, ${SUMMARY_COLS} FROM ${S}.tasks t WHERE t.team = $1 ORDER BY t.id`, [this.team]);
     const rows = new Map<string, TaskSummary>();
-    for (const x of r.rows) rows.set(x.id, fromRow(TaskSummarySchema, x.row, `task ${x.id} of team "${this.team}" (table ${S}.tasks)`, `UPDATE ${S}.tasks SET data = … WHERE team = '${this.team}' AND id = ${x.id}`));
+    for (const x of r.rows) rows.set(x.id, fromRow(TaskSummarySchema, summaryRow(x), `task ${x.id} of team "${this.team}" (table ${S}.tasks)`, `UPDATE ${S}.tasks SET data = … WHERE team = '${this.team}' AND id = ${x.id}`));
     for (const [id, t] of this.loaded) rows.set(id, summaryOf(t));
     return [...rows.values()].sort((a, b) => Number(a.id) - Number(b.id) || (a.id < b.id ? -1 : 1));
   }
