@@ -149,7 +149,6 @@ for (const version of PI_VERSIONS) {
       await createTask(lead, T, { subject: "Endless work", description: "keep listing" });
       await spawnTeammate(lead, T, { name: "spender", prompt: "Work on task #1.", cwd: w.tmp, budget: { tokens: 500 } });
       const stopped = await until(() => w.presence(T, "spender")?.state === "stopped" && w.presence(T, "spender"), "spender stopped", 120_000, trace(w));
-      console.log("DEBUG", JSON.stringify(stopped), JSON.stringify(await usageReport(lead, T)), JSON.stringify(w.events(T).map((e) => e.kind)));
       expect(stopped.error).toBe("stopped: its budget is used up");
       await until(() => !alive(stopped.pid), "spender's pi exited", 20_000);
       await sleep(1500);
